@@ -1,0 +1,25 @@
+"""gibench: a benchmark harness for detectors of AI-generated images."""
+
+__version__ = "0.1.0"
+
+
+def run(detector: str, suite: str = "cross-generator", **options):
+    """Run a suite for a detector; returns ``results.csv`` as a pandas DataFrame.
+
+    See :func:`gibench.engine.run.run` for the options.
+    """
+    from gibench.engine.run import run as _run
+
+    return _run(detector, suite, **options)
+
+
+def evaluate(detector: str, weights, **options):
+    """Evaluate a detector's weights on every subset's val split; see :func:`gibench.engine.run.evaluate`."""
+    from gibench.engine.run import evaluate as _evaluate
+
+    return _evaluate(detector, weights, **options)
+
+
+from gibench.hookspecs import hookimpl  # noqa: E402  (plugins write @gibench.hookimpl)
+
+__all__ = ["__version__", "evaluate", "hookimpl", "run"]

@@ -1,0 +1,267 @@
+"""The ``gibench`` command: a thin layer over the Python API (:mod:`gibench.engine.run`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from gibench.errors import GibenchError
+
+_KINDS = ("detectors", "subsets", "degradations", "suites")
+
+
+def _disabled(ctx: click.Context) -> list[str]:
+    return (ctx.find_root().obj or {}).get("disabled", [])
+
+
+def _registry(ctx: click.Context):
+    from gibench.plugins import get_registry
+
+    return get_registry(_disabled(ctx))
+
+
+class _Group(click.Group):
+    """Turns :class:`GibenchError` into a one-line message and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GibenchError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-p", "plugin_opts", multiple=True, metavar="no:NAME",
+              help="Disable the plugin NAME (as pytest's -p no:NAME); repeatable. "
+                   "GIBENCH_DISABLE_PLUGINS=NAME,NAME does the same.")
+@click.version_option(package_name="gibench")
+@click.pass_context
+def main(ctx: click.Context, plugin_opts: tuple[str, ...]) -> None:
+    """Benchmark detectors of AI-generated images on GenImage and plugin protocols.
+
+    \b
+    Quick start (no data needed, runs on the embedded `mini` dataset):
+      gibench run --detector cnnspot --suite cross-generator
+    On GenImage:
+      gibench data check /data/GenImage
+      gibench run --detector cnnspot --suite cross-generator --data-root /data/GenImage
+    """
+    disabled = []
+    for opt in plugin_opts:
+        if not opt.startswith("no:") or len(opt) <= 3:
+            raise click.BadParameter(f"expected no:NAME, got {opt!r}", param_hint="-p")
+        disabled.append(opt[3:])
+    ctx.obj = {"disabled": disabled}
+
+
+def _run_options(f):
+    options = [
+        click.option("--data-root", type=click.Path(path_type=Path), default=None,
+                     help="Folder holding GenImage (any of its three layouts) or another "
+                          "dataset. Default: the embedded mini dataset, built on first use."),
+        click.option("--dataset", default=None,
+                     help="Dataset of --data-root (default: genimage; mini when the folder "
+                          "is a mini build)."),
+        click.option("--test-subsets", "--subsets", "test_subsets", default=None,
+                     help="Comma-separated subsets to test on (default: all of the dataset)."),
+        click.option("--device", default="auto", show_default=True,
+                     type=click.Choice(["auto", "cpu", "cuda"]),
+                     help="auto picks CUDA when present."),
+        click.option("--batch-size", type=int, default=None,
+                     help="Override the recipe's batch size."),
+        click.option("--workers", type=int, default=None,
+                     help="DataLoader worker processes (default: cores - 1, at most 8)."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--out", type=click.Path(path_type=Path), default=None,
+                     help="Run directory (default: runs/<timestamp>-<detector>-<suite>)."),
+        click.option("--skip-bad-images", is_flag=True,
+                     help="Skip undecodable images and count them (run.json, results.csv, "
+                          "summary) instead of stopping at the first."),
+        click.option("--no-progress", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _subset_list(value: str | None) -> list[str] | None:
+    return [s.strip() for s in value.split(",") if s.strip()] if value else None
+
+
+def _finish(results, out_dir: Path | None) -> None:
+    import json
+
+    if out_dir is None:
+        return
+    click.echo((out_dir / "results.md").read_text() if (out_dir / "results.md").exists()
+               else "(no results)")
+    record = json.loads((out_dir / "run.json").read_text())
+    bad = {k: v["count"] for k, v in record.get("bad_images", {}).items()}
+    t = record["timings"]
+    tp = record["throughput"]["eval_images_per_second"]
+    click.echo(f"run directory: {out_dir}")
+    click.echo(f"time: {t['total']:.0f} s (train {t.get('train', 0):.0f} s, eval "
+               f"{t.get('eval', 0):.0f} s" + (f", {tp:.0f} images/s" if tp else "") + ")")
+    if bad:
+        click.echo("skipped bad images: " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
+
+
+@main.command()
+@click.option("--detector", required=True, help="Detector name (gibench list detectors).")
+@click.option("--suite", default="cross-generator", show_default=True,
+              help="Protocol to run (gibench list suites).")
+@click.option("--train-subset", default=None,
+              help="Subset to train on (default: sdv1.4 on GenImage, latent-a on mini).")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Load these weights instead of training (a state dict, our model.pt, the "
+                   "original authors' release format, or .safetensors).")
+@click.option("--pretrained", default=None, metavar="imagenet|PATH",
+              help="Initialise the backbone before training: 'imagenet' downloads the "
+                   "published weights (needs internet), a PATH loads a local state dict.")
+@click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
+@click.option("--lr", type=float, default=None, help="Override the learning rate.")
+@click.option("--input-size", type=int, default=None,
+              help="Override the input size (default: the detector's, 64 on mini).")
+@_run_options
+@click.pass_context
+def run(ctx: click.Context, **kw) -> None:
+    """Train (or load) a detector and run a suite; writes a run directory and prints the table.
+
+    \b
+    Example:
+      gibench run --detector cnnspot --suite cross-generator
+    """
+    from gibench.engine.config import RunConfig
+    from gibench.engine.run import default_run_dir, run_config
+
+    kw["test_subsets"] = _subset_list(kw["test_subsets"])
+    kw["progress"] = not kw.pop("no_progress")
+    config = RunConfig(disabled_plugins=_disabled(ctx), **kw)
+    if config.out is None:
+        config.out = default_run_dir(config, _registry(ctx))
+    results = run_config(config)
+    _finish(results, config.out)
+
+
+@main.command("eval")
+@click.option("--detector", required=True, help="Detector name (gibench list detectors).")
+@click.option("--weights", type=click.Path(path_type=Path), required=True,
+              help="Weights to evaluate.")
+@click.option("--input-size", type=int, default=None, help="Override the input size.")
+@_run_options
+@click.pass_context
+def eval_(ctx: click.Context, **kw) -> None:
+    """Evaluate given weights on the val split of every subset (or --subsets)."""
+    from gibench.engine.config import RunConfig
+    from gibench.engine.run import default_run_dir, run_config
+
+    kw["test_subsets"] = _subset_list(kw["test_subsets"])
+    kw["progress"] = not kw.pop("no_progress")
+    config = RunConfig(suite="eval", disabled_plugins=_disabled(ctx), **kw)
+    if config.out is None:
+        config.out = default_run_dir(config, _registry(ctx))
+    results = run_config(config)
+    _finish(results, config.out)
+
+
+def _param_count(spec) -> str:
+    try:
+        model = spec.build(pretrained=None, input_size=spec.preprocess.input_size)
+    except Exception as exc:  # a broken builder must not hide the others
+        return f"error: {exc}"
+    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M"
+
+
+@main.command("list")
+@click.argument("kind", required=False, type=click.Choice(_KINDS))
+@click.pass_context
+def list_(ctx: click.Context, kind: str | None) -> None:
+    """List detectors, subsets, degradations and suites (all kinds without KIND)."""
+    registry = _registry(ctx)
+    for k in [kind] if kind else _KINDS:
+        single = k[:-1]
+        entries = registry.entries.get(single, {})
+        click.echo(f"{k}:")
+        if not entries:
+            click.echo("  (none installed)\n")
+            continue
+        rows = []
+        for name, entry in entries.items():
+            s = entry.spec
+            aliases = ", ".join(getattr(s, "aliases", ())[:4])
+            if single == "detector":
+                rows.append([name, s.paper, s.preprocess.input_size, _param_count(s),
+                             entry.plugin])
+            elif single == "subset":
+                rows.append([name, s.display_name, s.dataset, s.family, aliases])
+            else:
+                rows.append([name, s.description, entry.plugin])
+        headers = {"detector": ["name", "paper", "input", "parameters", "plugin"],
+                   "subset": ["name", "display name", "dataset", "family", "aliases"]}.get(
+            single, ["name", "description", "plugin"])
+        click.echo(tabulate(rows, headers=headers, tablefmt="simple"))
+        click.echo()
+    if registry.failures:
+        click.echo(f"{len(registry.failures)} plugin(s) failed to load: see `gibench plugins`",
+                   err=True)
+
+
+@main.command()
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """Show every plugin: distribution, version, status, and the error of a broken one."""
+    registry = _registry(ctx)
+    rows = []
+    for info in registry.plugins:
+        provides = []
+        for kind, entries in registry.entries.items():
+            names = [n for n, e in entries.items() if e.plugin == info.name]
+            if names:
+                provides.append(f"{len(names)} {kind}{'s' if len(names) > 1 else ''}")
+        rows.append([info.name, info.distribution, info.version,
+                     "builtin" if info.builtin else "entry point", info.status,
+                     ", ".join(provides) or info.error])
+    click.echo(tabulate(rows, headers=["plugin", "distribution", "version", "source", "status",
+                                       "provides / error"], tablefmt="simple"))
+
+
+@main.group()
+def data() -> None:
+    """Inspect datasets on disk and the embedded mini dataset."""
+
+
+@data.command("check")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--dataset", default="genimage", show_default=True,
+              help="Which dataset's subsets to look for.")
+@click.option("--sample", type=int, default=16, show_default=True,
+              help="Images per folder whose size is read.")
+@click.pass_context
+def data_check(ctx: click.Context, root: Path, dataset: str, sample: int) -> None:
+    """Count images per subset/split/label, list formats and sizes, name missing folders."""
+    from gibench.data.check import check_root, render_report
+
+    registry = _registry(ctx)
+    subsets = registry.subsets(dataset)
+    if not subsets:
+        raise GibenchError(f"no subsets registered for dataset {dataset!r}; known datasets: "
+                           f"{', '.join(registry.datasets())}")
+    report = check_root(root, subsets, sample=sample)
+    click.echo(render_report(report))
+    sys.exit(0 if report.ok else 1)
+
+
+@data.command("mini")
+@click.option("--seed", type=int, default=0, show_default=True)
+def data_mini(seed: int) -> None:
+    """Build the mini dataset (if not cached yet) and print where it is."""
+    from gibench.data.mini import ensure_mini
+
+    click.echo(ensure_mini(seed=seed))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

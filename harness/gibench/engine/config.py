@@ -1,0 +1,72 @@
+"""A run's configuration, and the budget the engine picks for the dataset it runs on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gibench.specs import DetectorSpec
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; recorded in full in ``run.json``."""
+
+    detector: str
+    suite: str = "cross-generator"
+    data_root: Path | None = None
+    dataset: str | None = None  # inferred: "mini" without a data root, else "genimage"
+    train_subset: str | None = None
+    test_subsets: list[str] | None = None
+    weights: Path | None = None
+    pretrained: str | None = None  # None | "imagenet" | path to a backbone state dict
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    input_size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    out: Path | None = None
+    workers: int | None = None
+    skip_bad_images: bool = False
+    holdout_fraction: float = 0.1
+    progress: bool = True
+    disabled_plugins: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How the engine scales a detector's recipe for a dataset (never by editing the recipe).
+
+    On GenImage the budget is the recipe itself. On ``mini`` (72-px images, a laptop CPU, a few
+    minutes) the engine runs every detector at 64 px (resize to 72, crop 64, the ratio of 256 to
+    224), caps the epochs, and — since no pretrained weights can be assumed offline — trains from
+    scratch with the recipe's learning rate scaled up (fine-tuning rates are too small to
+    train a network from random initialisation in a few epochs).
+    """
+
+    input_size: int
+    load_size: int | None
+    epochs: int
+    lr_scale: float
+    note: str
+
+
+#: The mini dataset's budget, per detector the same.
+MINI_INPUT, MINI_LOAD, MINI_EPOCHS, MINI_SCRATCH_LR_SCALE = 64, 72, 3, 10.0
+
+
+def budget_for(dataset: str, spec: DetectorSpec, pretrained: bool) -> Budget:
+    pre = spec.preprocess
+    if dataset != "mini":
+        return Budget(pre.input_size, pre.load_size, spec.recipe.epochs, 1.0,
+                      "the detector's own recipe")
+    scale = 1.0 if pretrained else MINI_SCRATCH_LR_SCALE
+    return Budget(MINI_INPUT, MINI_LOAD, min(spec.recipe.epochs, MINI_EPOCHS), scale,
+                  f"mini budget: {MINI_INPUT}-px input (resize {MINI_LOAD}), at most "
+                  f"{MINI_EPOCHS} epochs" + ("" if pretrained else
+                                             f", from scratch: lr × {scale:g}"))

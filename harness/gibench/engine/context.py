@@ -1,0 +1,216 @@
+"""The run context that suites drive: it trains or loads models and evaluates them.
+
+A suite never touches data loaders, devices or files; it asks the context for a model trained on
+a subset and for evaluations of that model on subsets. The context keeps the result rows, the
+per-image scores, the bad files and the timings that the run directory records.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gibench.data.dataset import default_workers
+from gibench.data.layout import ImageIndex, index_subset, locate_subset, stratified_holdout
+from gibench.engine.config import Budget, RunConfig, budget_for
+from gibench.engine.device import Normalizer, resolve_device
+from gibench.engine.evaluate import predict
+from gibench.engine.train import TrainConfig, train
+from gibench.errors import GibenchError
+from gibench.metrics import compute_metrics, sigmoid
+from gibench.outputs import load_checkpoint, load_state_into, sha256_file
+from gibench.plugins import Registry
+from gibench.specs import DetectorSpec, SubsetSpec, SuiteSpec
+
+RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
+                  "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc", "ap"]
+SCORE_COLUMNS = ["train_subset", "test_subset", "degradation", "path", "label", "logit",
+                 "score"]
+
+
+@dataclass
+class TrainedModel:
+    model: torch.nn.Module
+    train_subset: str | None  # None: loaded weights, trained elsewhere
+    checkpoint: Path | None
+    sha256: str | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class RunContext:
+    """What a suite works with. Built by :func:`gibench.engine.run.run`."""
+
+    def __init__(self, config: RunConfig, registry: Registry, run_dir: Path,
+                 data_root: Path, dataset: str) -> None:
+        self.config = config
+        self.registry = registry
+        self.run_dir = run_dir
+        self.data_root = data_root
+        self.dataset = dataset
+        self.spec: DetectorSpec = registry.detector(config.detector)
+        self.suite: SuiteSpec = registry.suite(config.suite)
+        self.device = resolve_device(config.device)
+        pretrained = config.pretrained is not None or config.weights is not None
+        self.budget: Budget = budget_for(dataset, self.spec, pretrained)
+        self.input_size = config.input_size or self.budget.input_size
+        load = self.budget.load_size
+        if config.input_size and load is not None:
+            load = round(load * config.input_size / self.budget.input_size)
+        self.load_size = load
+        pre = self.spec.preprocess
+        self.train_transform = pre.make_train(self.input_size, self.load_size)
+        self.eval_transform = pre.make_eval(self.input_size, self.load_size)
+        self.normalizer = Normalizer(pre.mean, pre.std, self.device)
+        recipe = self.spec.recipe
+        self.batch_size = config.batch_size or recipe.batch_size
+        self.epochs = config.epochs if config.epochs is not None else self.budget.epochs
+        self.lr = config.lr if config.lr is not None else recipe.lr * self.budget.lr_scale
+        self.workers = config.workers if config.workers is not None else default_workers()
+        self.rows: list[dict[str, Any]] = []
+        self.scores: list[pd.DataFrame] = []
+        self.bad: dict[str, list[tuple[str, str]]] = {}
+        self.timings: dict[str, float] = {}
+        self.trainings: dict[str, dict[str, Any]] = {}
+        self._models: dict[str | None, TrainedModel] = {}
+        self._indexes: dict[tuple[str, str], ImageIndex] = {}
+
+    # -- names ---------------------------------------------------------------------------
+    def subset_spec(self, name: str) -> SubsetSpec:
+        spec = self.registry.subset(name)
+        if spec.dataset != self.dataset:
+            raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
+                               f"this run is on {self.dataset!r} (data root {self.data_root})")
+        return spec
+
+    @property
+    def train_subset(self) -> str:
+        from gibench.builtin.genimage import GENIMAGE_TRAIN_DEFAULT
+        from gibench.data.mini import MINI_TRAIN_DEFAULT
+
+        if self.config.train_subset:
+            return self.subset_spec(self.config.train_subset).name
+        defaults = {"genimage": GENIMAGE_TRAIN_DEFAULT, "mini": MINI_TRAIN_DEFAULT}
+        if self.dataset in defaults:
+            return defaults[self.dataset]
+        return self.registry.subsets(self.dataset)[0].name
+
+    @property
+    def test_subsets(self) -> list[str]:
+        if self.config.test_subsets:
+            return [self.subset_spec(n).name for n in self.config.test_subsets]
+        return [s.name for s in self.registry.subsets(self.dataset)]
+
+    def index(self, subset: str, split: str) -> ImageIndex:
+        key = (subset, split)
+        if key not in self._indexes:
+            t = time.perf_counter()
+            self._indexes[key] = index_subset(self.data_root, self.subset_spec(subset), split)
+            self._add_time("index", time.perf_counter() - t)
+        return self._indexes[key]
+
+    def check_available(self, subsets: list[str], splits: tuple[str, ...] = ("val",)) -> None:
+        """Fail before any work when a needed subset folder is missing."""
+        for name in subsets:
+            locate_subset(self.data_root, self.subset_spec(name))
+
+    # -- models --------------------------------------------------------------------------
+    def _build(self) -> torch.nn.Module:
+        return self.spec.build(pretrained=self.config.pretrained, input_size=self.input_size)
+
+    def load_weights(self, path: Path) -> TrainedModel:
+        model = self._build()
+        raw = load_checkpoint(path)
+        state = self.spec.convert_state_dict(raw)
+        load_state_into(model, state, str(path))
+        model.to(self.device).to(memory_format=torch.channels_last).eval()
+        return TrainedModel(model, None, Path(path), sha256_file(path))
+
+    def model_for(self, train_subset: str | None) -> TrainedModel:
+        """The model trained on ``train_subset`` (trained now, once), or the given weights."""
+        if self.config.weights is not None:
+            if None not in self._models:
+                self._models[None] = self.load_weights(self.config.weights)
+            return self._models[None]
+        if train_subset is None:
+            raise GibenchError(f"suite {self.suite.name!r} needs weights: pass --weights PATH")
+        if train_subset in self._models:
+            return self._models[train_subset]
+        full = self.index(train_subset, "train")
+        kept, held = stratified_holdout(full, self.config.holdout_fraction, self.config.seed)
+        torch.manual_seed(self.config.seed)
+        model = self._build()
+        out_dir = self.run_dir / "train" / train_subset
+        cfg = TrainConfig(self.spec.recipe, self.epochs, self.batch_size, self.lr, self.workers,
+                          self.config.seed, self.config.skip_bad_images, self.config.progress)
+        result = train(model, kept, held, train_transform=self.train_transform,
+                       eval_transform=self.eval_transform, normalizer=self.normalizer,
+                       device=self.device, config=cfg, out_dir=out_dir)
+        self._add_time("train", result.seconds)
+        if result.bad:
+            self.bad.setdefault(f"{train_subset}/train", []).extend(result.bad)
+        ckpt = out_dir / "model.pt"
+        self.trainings[train_subset] = {
+            "holdout": {"fraction": self.config.holdout_fraction, "seed": self.config.seed,
+                        "stratified": True, "n_train": len(kept), "n_holdout": len(held)},
+            "best_epoch": result.best_epoch, "best_holdout": result.best_holdout,
+            "history": result.history, "seconds": result.seconds,
+            "images_per_second": result.images_seen / max(result.seconds, 1e-9),
+            "checkpoint": str(ckpt.relative_to(self.run_dir)), "sha256": sha256_file(ckpt),
+            "stopped_early": result.stopped_early,
+        }
+        trained = TrainedModel(model.eval(), train_subset, ckpt, self.trainings[train_subset]
+                               ["sha256"], self.trainings[train_subset])
+        self._models[train_subset] = trained
+        return trained
+
+    # -- evaluation ----------------------------------------------------------------------
+    def evaluate(self, trained: TrainedModel, test_subset: str, split: str = "val",
+                 degradation: str = "none") -> dict[str, Any]:
+        """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row."""
+        index = self.index(test_subset, split)
+        train_name = trained.train_subset or "(weights)"
+        scores = predict(trained.model, index, self.eval_transform, normalizer=self.normalizer,
+                         device=self.device, batch_size=self.batch_size * 2,
+                         workers=self.workers, skip_bad=self.config.skip_bad_images,
+                         seed=self.config.seed, desc=f"eval {test_subset}",
+                         progress=self.config.progress)
+        self._add_time("eval", scores.seconds)
+        if scores.bad:
+            self.bad.setdefault(f"{test_subset}/{split}", []).extend(scores.bad)
+        if len(scores.logits) == 0:
+            raise GibenchError(f"no image of {test_subset}/{split} could be decoded")
+        probs = sigmoid(scores.logits)
+        metrics = compute_metrics(scores.labels, probs)
+        row = {"detector": self.spec.name, "suite": self.suite.name, "dataset": self.dataset,
+               "train_subset": train_name, "test_subset": test_subset,
+               "degradation": degradation, "n_real": metrics["n_real"],
+               "n_fake": metrics["n_fake"], "n_skipped": len(scores.bad),
+               **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap")}}
+        self.rows.append(row)
+        root = index.root
+        rel = [str((root / p).relative_to(self.data_root)) if root.is_relative_to(self.data_root)
+               else str(root / p) for p in scores.paths]
+        self.scores.append(pd.DataFrame({
+            "train_subset": train_name, "test_subset": test_subset,
+            "degradation": degradation, "path": rel,
+            "label": scores.labels.astype(np.int64), "logit": scores.logits, "score": probs,
+        }, columns=SCORE_COLUMNS))
+        return row
+
+    # -- records -------------------------------------------------------------------------
+    def results_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=RESULT_COLUMNS)
+
+    def scores_frame(self) -> pd.DataFrame:
+        if not self.scores:
+            return pd.DataFrame(columns=SCORE_COLUMNS)
+        return pd.concat(self.scores, ignore_index=True)
+
+    def _add_time(self, key: str, seconds: float) -> None:
+        self.timings[key] = self.timings.get(key, 0.0) + seconds

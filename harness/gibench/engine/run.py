@@ -1,0 +1,191 @@
+"""The Python API behind ``gibench run`` and ``gibench eval``.
+
+``run(...)`` resolves names through the plugin registry, picks the data (GenImage under
+``data_root``, or the embedded ``mini`` dataset built on demand), lets the suite drive a
+:class:`~gibench.engine.context.RunContext`, and writes the run directory:
+
+- ``run.json``: configuration, resolved names, budget, seed, versions (gibench, torch, every
+  plugin distribution), git hash, device, checkpoint sha256, timings, throughput, bad files and
+  ``status`` (``running`` → ``complete``, or ``interrupted`` / ``failed``);
+- ``results.csv``: one row per train subset × test subset × degradation;
+- ``scores.csv``: one row per image (path, label, logit, score), so any metric can be recomputed;
+- ``results.md``: the suite's table(s).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+import gibench
+from gibench.engine.config import RunConfig
+from gibench.engine.context import RunContext
+from gibench.errors import GibenchError
+from gibench.outputs import atomic_write_csv, atomic_write_json, atomic_write_text, sha256_file
+from gibench.plugins import Registry, get_registry
+
+
+def _git_hash() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(gibench.__file__).parent,
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _device_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {"type": device.type, "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["name"] = torch.cuda.get_device_name(device)
+        info["capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+    else:
+        info["name"] = platform.processor() or platform.machine()
+    return info
+
+
+def versions(registry: Registry) -> dict[str, Any]:
+    import torchvision
+
+    return {
+        "gibench": gibench.__version__, "torch": torch.__version__,
+        "torchvision": torchvision.__version__, "python": sys.version.split()[0],
+        "plugins": {p.name: {"distribution": p.distribution, "version": p.version,
+                             "status": p.status} for p in registry.plugins},
+    }
+
+
+def resolve_data(config: RunConfig, registry: Registry) -> tuple[Path, str]:
+    """(data root, dataset name): ``mini`` (built on demand) when no data root is given."""
+    if config.data_root is None:
+        if config.dataset not in (None, "mini"):
+            raise GibenchError(f"--dataset {config.dataset} needs --data-root")
+        from gibench.data.mini import ensure_mini
+
+        return ensure_mini(seed=0, progress=config.progress), "mini"
+    root = Path(config.data_root).expanduser()
+    if not root.is_dir():
+        raise GibenchError(f"--data-root {root} is not a directory")
+    dataset = config.dataset
+    if dataset is None:
+        from gibench.data.mini import DATASET as MINI
+
+        dataset = MINI if (root / "MINI.json").is_file() else "genimage"
+    if dataset not in registry.datasets():
+        raise GibenchError(f"unknown dataset {dataset!r}; known: {', '.join(registry.datasets())}")
+    return root, dataset
+
+
+def default_run_dir(config: RunConfig, registry: Registry) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    det = registry.detector(config.detector).name
+    suite = registry.suite(config.suite).name
+    return Path("runs") / f"{stamp}-{det}-{suite}"
+
+
+def _record(ctx: RunContext, status: str, started: float) -> dict[str, Any]:
+    n_images = sum(r["n_real"] + r["n_fake"] for r in ctx.rows)
+    eval_s = ctx.timings.get("eval", 0.0)
+    return {
+        "status": status,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": ctx.config.to_dict(),
+        "resolved": {
+            "detector": ctx.spec.name, "suite": ctx.suite.name, "dataset": ctx.dataset,
+            "data_root": str(ctx.data_root),
+            "train_subset": ctx.train_subset if ctx.config.weights is None else None,
+            "test_subsets": ctx.test_subsets,
+            "input_size": ctx.input_size, "load_size": ctx.load_size,
+            "epochs": ctx.epochs, "batch_size": ctx.batch_size, "lr": ctx.lr,
+            "workers": ctx.workers, "budget": ctx.budget.note,
+            "recipe": {k: v for k, v in vars(ctx.spec.recipe).items()},
+            "labels": {"ai": 1, "nature": 0},
+        },
+        "seed": ctx.config.seed,
+        "versions": versions(ctx.registry),
+        "git": _git_hash(),
+        "device": _device_info(ctx.device),
+        "weights": ({"path": str(ctx.config.weights),
+                     "sha256": sha256_file(Path(ctx.config.weights))} if ctx.config.weights else None),
+        "training": ctx.trainings,
+        "bad_images": {k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
+                       for k, v in ctx.bad.items()},
+        "timings": {**{k: round(v, 3) for k, v in ctx.timings.items()},
+                    "total": round(time.perf_counter() - started, 3)},
+        "throughput": {"eval_images": n_images,
+                       "eval_images_per_second": round(n_images / eval_s, 2) if eval_s else None},
+    }
+
+
+def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.DataFrame:
+    """Run ``suite`` for ``detector`` and return its results (``results.csv``) as a DataFrame.
+
+    Keyword options are the fields of :class:`~gibench.engine.config.RunConfig`
+    (``data_root``, ``train_subset``, ``weights``, ``epochs``, ``batch_size``, ``device``,
+    ``seed``, ``out``, ``skip_bad_images``...). Without ``data_root`` the run uses ``mini``.
+    """
+    config = RunConfig(detector=detector, suite=suite, **options)
+    return run_config(config)
+
+
+def run_config(config: RunConfig) -> pd.DataFrame:
+    started = time.perf_counter()
+    registry = get_registry(config.disabled_plugins)
+    registry.detector(config.detector)  # fail on unknown names before any work
+    suite_spec = registry.suite(config.suite)
+    if not suite_spec.needs_training and config.weights is None:
+        raise GibenchError(f"suite {suite_spec.name!r} evaluates existing weights: "
+                           "pass --weights PATH")
+    if config.weights is not None and not Path(config.weights).is_file():
+        raise GibenchError(f"--weights {config.weights}: no such file")
+    for option, value, low in (("--epochs", config.epochs, 1), ("--batch-size",
+                               config.batch_size, 1), ("--workers", config.workers, 0),
+                               ("--input-size", config.input_size, 8)):
+        if value is not None and value < low:
+            raise GibenchError(f"{option} must be at least {low}, got {value}")
+    if not 0 < config.holdout_fraction < 1:
+        raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
+    data_root, dataset = resolve_data(config, registry)
+    run_dir = Path(config.out) if config.out else default_run_dir(config, registry)
+    if (run_dir / "run.json").exists():
+        raise GibenchError(f"{run_dir} already holds a run; choose another --out")
+    ctx = RunContext(config, registry, run_dir, data_root, dataset)
+    for name in ([config.train_subset] if config.train_subset else []) + (
+            config.test_subsets or []):
+        ctx.subset_spec(name)  # unknown or foreign subset names fail now
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "run.json", _record(ctx, "running", started))
+    registry.pm.hook.gibench_run_started(run_dir=run_dir, config=config.to_dict())
+    status = "failed"
+    try:
+        ctx.suite.run(ctx)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        results = ctx.results_frame()
+        atomic_write_csv(run_dir / "results.csv", results)
+        atomic_write_csv(run_dir / "scores.csv", ctx.scores_frame())
+        if len(results):
+            atomic_write_text(run_dir / "results.md",
+                              ctx.suite.render(results, registry.all("subset")))
+        atomic_write_json(run_dir / "run.json", _record(ctx, status, started))
+    try:
+        registry.pm.hook.gibench_run_finished(run_dir=run_dir, results=results)
+    except Exception as exc:  # a reporter plugin must not fail a finished run
+        print(f"warning: a gibench_run_finished hook failed: {exc}", file=sys.stderr)
+    return results
+
+
+def evaluate(detector: str, weights: str | Path, **options: Any) -> pd.DataFrame:
+    """Evaluate ``weights`` of ``detector`` on the val split of every (or the given) subset."""
+    return run(detector, "eval", weights=Path(weights), **options)

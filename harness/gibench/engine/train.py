@@ -1,0 +1,165 @@
+"""Training a detector with its recipe, selecting the checkpoint on a part held out from train.
+
+The recipe (optimizer, lr, schedule, epochs, batch size) comes from the detector spec, with the
+run's overrides applied by the caller. Model selection and early stopping look only at the
+held-out part of ``train``, never at ``val`` (GenImage reports on ``val``). After every epoch
+the full training state is written atomically to ``checkpoints/last.pt`` and, when the held-out
+accuracy improves, the weights to ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from gibench.data.dataset import ImageDataset, make_loader
+from gibench.data.layout import ImageIndex
+from gibench.engine.device import Normalizer, amp_dtype, autocast
+from gibench.engine.evaluate import predict
+from gibench.errors import GibenchError
+from gibench.metrics import compute_metrics, sigmoid
+from gibench.outputs import atomic_torch_save
+from gibench.specs import Recipe, Transform
+
+
+@dataclass
+class TrainConfig:
+    """The recipe as actually used (after the run's overrides and the dataset's budget)."""
+
+    recipe: Recipe
+    epochs: int
+    batch_size: int
+    lr: float
+    workers: int
+    seed: int
+    skip_bad: bool = False
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_holdout: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    images_seen: int = 0
+    bad: list[tuple[str, str]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def make_optimizer(recipe: Recipe, params, lr: float) -> torch.optim.Optimizer:
+    name = recipe.optimizer.lower()
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=recipe.betas,
+                                weight_decay=recipe.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=recipe.betas,
+                                 weight_decay=recipe.weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+    raise GibenchError(f"recipe optimizer {recipe.optimizer!r} is not one of adam, adamw, sgd")
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageIndex, *,
+          train_transform: Transform, eval_transform: Transform, normalizer: Normalizer,
+          device: torch.device, config: TrainConfig, out_dir: Path) -> TrainResult:
+    """Train ``model`` in place; on return it holds the weights of the best held-out epoch."""
+    start = time.perf_counter()
+    recipe = config.recipe
+    model.to(device).to(memory_format=torch.channels_last)
+    opt = make_optimizer(recipe, model.parameters(), config.lr)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device) == torch.float16)
+    dataset = ImageDataset(train_index, train_transform, seed=config.seed,
+                           skip_bad=config.skip_bad)
+    loader = make_loader(dataset, config.batch_size, shuffle=True, workers=config.workers,
+                         seed=config.seed, pin_memory=device.type == "cuda",
+                         drop_last=len(train_index) > config.batch_size)
+    steps_per_epoch = max(1, len(loader))
+    total_steps = steps_per_epoch * config.epochs
+    lr = config.lr
+    best_key, best_state, best_epoch, best_metrics = (-math.inf, 0.0), None, -1, {}
+    since_best = 0
+    result = TrainResult(-1, {})
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    step = 0
+    for epoch in range(config.epochs):
+        model.train()
+        dataset.epoch = epoch
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout / stochastic layers
+        losses = []
+        bar = tqdm(loader, desc=f"train epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   leave=False, disable=None if config.progress else True)
+        for batch in bar:
+            result.bad.extend((train_index.paths[i], r) for i, r in batch.bad)
+            if batch.images.shape[0] == 0:
+                continue
+            if recipe.schedule == "cosine":
+                _set_lr(opt, 0.5 * config.lr * (1 + math.cos(math.pi * step / total_steps)))
+            x = normalizer(batch.images.to(device, non_blocking=True))
+            y = batch.labels.to(device, non_blocking=True).float()
+            with autocast(device):
+                logits = model(x).reshape(-1)
+            loss = F.binary_cross_entropy_with_logits(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            losses.append(loss.detach())
+            result.images_seen += x.shape[0]
+            step += 1
+        train_loss = torch.stack(losses).mean().item() if losses else float("nan")
+        scores = predict(model, holdout_index, eval_transform, normalizer=normalizer,
+                         device=device, batch_size=config.batch_size * 2,
+                         workers=config.workers, skip_bad=config.skip_bad, seed=config.seed,
+                         desc="held-out", progress=config.progress)
+        metrics = compute_metrics(scores.labels, sigmoid(scores.logits))
+        holdout_loss = F.binary_cross_entropy_with_logits(
+            torch.from_numpy(scores.logits), torch.from_numpy(scores.labels).double()).item()
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"],
+                  "holdout_acc": metrics["acc"], "holdout_auc": metrics["auc"],
+                  "holdout_loss": holdout_loss, "seconds": time.perf_counter() - start}
+        result.history.append(record)
+        if config.progress:
+            tqdm.write(f"epoch {epoch + 1}: loss {train_loss:.4f}, held-out acc "
+                       f"{metrics['acc']:.1f}%, auc {metrics['auc']:.1f}")
+        # Selection on held-out accuracy (CNNDetection's criterion); ties go to the lower loss.
+        key = (metrics["acc"], -holdout_loss)
+        if key > best_key:
+            best_key, best_epoch, best_metrics = key, epoch + 1, metrics
+            best_state = copy.deepcopy(model.state_dict())
+            atomic_torch_save(best_state, out_dir / "model.pt")
+            since_best = 0
+        else:
+            since_best += 1
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "epoch": epoch + 1, "history": result.history},
+                          ckpt_dir / "last.pt")
+        if recipe.schedule == "plateau" and since_best >= recipe.patience:
+            # CNNDetection's early stopping: divide the lr by 10, stop once it falls below min.
+            lr /= 10.0
+            if lr < recipe.min_lr:
+                result.stopped_early = True
+                break
+            _set_lr(opt, lr)
+            since_best = 0
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.best_epoch, result.best_holdout = best_epoch, best_metrics
+    result.seconds = time.perf_counter() - start
+    if best_state is None:
+        raise GibenchError("training produced no held-out evaluation (empty training set?)")
+    return result

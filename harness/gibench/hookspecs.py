@@ -1,0 +1,105 @@
+"""The whole extension surface of gibench: every hook a plugin may implement.
+
+gibench is a pluggy host (project name and entry-point group ``gibench``). Its own subsets,
+suites and the mini dataset are ordinary plugins registered through these hooks, exactly like a
+third-party distribution that declares::
+
+    [project.entry-points.gibench]
+    mydetector = "gibench_mydetector.plugin"
+
+and implements some of the hooks below with ``@gibench.hookimpl``. An implementation may accept
+any subset of a hook's arguments.
+
+The registration hooks are called once per process, plugin by plugin, when the registry is first
+needed; a plugin that raises there is reported (``gibench plugins``) and the others still work.
+Names (and aliases) must be unique across all plugins: a clash is an error naming both
+providers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import pandas as pd
+
+    from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
+
+PROJECT = "gibench"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registration hooks: what a plugin adds. Called once, when the registry is built.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def gibench_add_detectors() -> Sequence[DetectorSpec]:
+    """Return the detectors this plugin provides.
+
+    Called once when the registry is built. Each :class:`~gibench.specs.DetectorSpec` carries
+    the architecture builder, the CPU-side preprocessing, the default training recipe and the
+    checkpoint converter. Building a model must not download anything unless asked
+    (``pretrained="imagenet"``); importing the plugin must not load weights.
+    """
+
+
+@hookspec
+def gibench_add_subsets() -> Sequence[SubsetSpec]:
+    """Return the generator subsets (sets of real/fake images) this plugin provides.
+
+    Called once when the registry is built. A subset names the dataset it belongs to
+    (``genimage``, ``mini`` or a new one) and the candidate folders under a data root where its
+    ``train``/``val`` × ``ai``/``nature`` folders live.
+    """
+
+
+@hookspec
+def gibench_add_degradations() -> Sequence[DegradationSpec]:
+    """Return the image degradations this plugin provides.
+
+    Called once when the registry is built. Each has a batched device implementation and a CPU
+    reference implementation; tests compare the two.
+    """
+
+
+@hookspec
+def gibench_add_suites() -> Sequence[SuiteSpec]:
+    """Return the evaluation protocols (suites) this plugin provides.
+
+    Called once when the registry is built. A suite drives a
+    :class:`gibench.engine.context.RunContext` (train or load, then evaluate) and renders its
+    results as a Markdown table.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Run-lifecycle hooks: called by the engine while a run progresses, for reporters and loggers.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def gibench_run_started(run_dir: Path, config: dict[str, Any]) -> None:
+    """Called when a run starts, after its directory and configuration are written.
+
+    :param run_dir: the run directory (holds ``run.json``).
+    :param config: the resolved configuration recorded in ``run.json``.
+    """
+
+
+@hookspec
+def gibench_run_finished(run_dir: Path, results: pd.DataFrame) -> None:
+    """Called when a run has finished and ``results.csv`` is written.
+
+    :param run_dir: the run directory.
+    :param results: one row per train subset × test subset × degradation (``results.csv``).
+    Exceptions raised here are reported and do not fail the run.
+    """

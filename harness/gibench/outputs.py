@@ -1,0 +1,114 @@
+"""Writing run outputs atomically, and loading checkpoints safely.
+
+Every file is written to a temporary name in the same folder and renamed into place, so an
+interrupted run never leaves a half-written CSV, JSON or checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from gibench.errors import GibenchError
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda fh: fh.write(text))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def atomic_write_csv(path: Path, frame: pd.DataFrame) -> None:
+    _atomic_write(path, lambda fh: frame.to_csv(fh, index=False, lineterminator="\n"))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    _atomic_write(path, lambda fh: torch.save(obj, fh), mode="wb")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
+    """Load a checkpoint file without executing code: ``weights_only=True`` or safetensors.
+
+    A pickle that carries code (anything beyond tensors and plain containers) is refused with
+    a message naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GibenchError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file  # optional dependency
+
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise GibenchError(
+            f"refusing to load {path}: it is not a plain state dict (weights_only=True "
+            f"rejected it: {str(exc).splitlines()[0]}). gibench never unpickles code from a "
+            "checkpoint; re-save the weights as a state dict or safetensors."
+        ) from exc
+    except (RuntimeError, OSError, EOFError) as exc:
+        raise GibenchError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(obj, Mapping):
+        raise GibenchError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
+    return obj
+
+
+def check_state(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor],
+                source: str) -> None:
+    """Raise unless ``state`` has exactly ``own``'s keys and shapes, naming every mismatch."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+
+    def show(items: list[str]) -> str:
+        return ", ".join(items[:8]) + (f" … ({len(items)} in all)" if len(items) > 8 else "")
+
+    parts = [f"{label}: {show(items)}" for label, items in
+             (("missing keys", missing), ("unexpected keys", unexpected),
+              ("shape mismatches", shapes)) if items]
+    raise GibenchError(f"checkpoint {source} does not fit the architecture; " + "; ".join(parts))
+
+
+def load_state_into(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
+                    source: str) -> None:
+    """Strictly load ``state`` into ``model``; a mismatch names missing/unexpected keys."""
+    check_state(model.state_dict(), state, source)
+    model.load_state_dict(state, strict=True)

@@ -1,0 +1,241 @@
+"""The plugin manager and the registry of everything plugins provide.
+
+Built-in features are plugins like any other: :data:`BUILTIN_PLUGINS` are registered first, then
+every entry point of the group ``gibench`` (``pip install gibench-plugin-x``). A plugin is
+disabled with ``-p no:NAME`` on the command line or ``GIBENCH_DISABLE_PLUGINS=NAME,NAME``.
+
+The registry calls each registration hook plugin by plugin, so it knows who provides what, and
+so one plugin that raises, or returns something that is not a spec, is recorded as a failure
+(``gibench plugins``) while the others keep working. A name or alias claimed by two plugins is
+an error naming both.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+import gibench
+from gibench import hookspecs
+from gibench.errors import GibenchError
+from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
+
+#: Modules registered as plugins before any third-party one (pytest's ``_pytest/`` model).
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "gibench.builtin.genimage",
+    "gibench.builtin.mini",
+    "gibench.builtin.suites",
+)
+ENTRY_POINT_GROUP = "gibench"
+DISABLE_ENV = "GIBENCH_DISABLE_PLUGINS"
+
+T = TypeVar("T")
+
+
+class UnknownNameError(GibenchError, KeyError):
+    """A detector, subset, degradation or suite name that no plugin provides."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        self.kind, self.name = kind, name
+        matches = difflib.get_close_matches(name.lower(), sorted(set(known)), n=3, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(matches)}?" if matches else ""
+        listing = {"subset": "subsets"}.get(kind, kind + "s")
+        self.message = (f"unknown {kind} {name!r}.{hint} "
+                        f"List them with `gibench list {listing}`.")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PluginConflictError(GibenchError):
+    """Two plugins claim the same name (or alias) for one kind of spec."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One plugin as ``gibench plugins`` shows it."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    status: str = "loaded"  # loaded | disabled | failed
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered spec and who provides it."""
+
+    spec: T
+    plugin: str
+
+
+def normalise(name: str) -> str:
+    """The key names are matched by: case, spaces, ``-`` and ``_`` do not matter."""
+    return re.sub(r"[\s_\-]+", "", name.strip().lower())
+
+
+_KINDS: dict[str, tuple[str, type]] = {
+    "detector": ("gibench_add_detectors", DetectorSpec),
+    "subset": ("gibench_add_subsets", SubsetSpec),
+    "degradation": ("gibench_add_degradations", DegradationSpec),
+    "suite": ("gibench_add_suites", SuiteSpec),
+}
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins provide, by kind and canonical name."""
+
+    pm: pluggy.PluginManager
+    plugins: list[PluginInfo]
+    entries: dict[str, dict[str, Entry[Any]]] = field(default_factory=dict)
+    _keys: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def resolve(self, kind: str, name: str) -> str:
+        """Canonical name for ``name`` or an alias of it; :class:`UnknownNameError` otherwise."""
+        key = normalise(name)
+        keys = self._keys.get(kind, {})
+        if key in keys:
+            return keys[key]
+        known = list(self.entries.get(kind, {}))
+        raise UnknownNameError(kind, name, known)
+
+    def get(self, kind: str, name: str) -> Any:
+        return self.entries[kind][self.resolve(kind, name)].spec
+
+    def provider(self, kind: str, name: str) -> PluginInfo:
+        plugin = self.entries[kind][self.resolve(kind, name)].plugin
+        return next(p for p in self.plugins if p.name == plugin)
+
+    def detector(self, name: str) -> DetectorSpec:
+        return self.get("detector", name)
+
+    def subset(self, name: str) -> SubsetSpec:
+        return self.get("subset", name)
+
+    def suite(self, name: str) -> SuiteSpec:
+        return self.get("suite", name)
+
+    def degradation(self, name: str) -> DegradationSpec:
+        return self.get("degradation", name)
+
+    def all(self, kind: str) -> list[Any]:
+        return [e.spec for e in self.entries.get(kind, {}).values()]
+
+    def subsets(self, dataset: str | None = None) -> list[SubsetSpec]:
+        """Subsets in registration order, optionally of one dataset only."""
+        return [s for s in self.all("subset") if dataset is None or s.dataset == dataset]
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(s.dataset for s in self.all("subset")))
+
+    @property
+    def failures(self) -> list[PluginInfo]:
+        return [p for p in self.plugins if p.status == "failed"]
+
+    # -- building --------------------------------------------------------------------------
+    def _add(self, kind: str, spec: Any, plugin: str) -> None:
+        entries = self.entries.setdefault(kind, {})
+        keys = self._keys.setdefault(kind, {})
+        names = [spec.name, *getattr(spec, "aliases", ())]
+        for n in names:
+            other = keys.get(normalise(n))
+            if other is not None and other != spec.name:
+                raise PluginConflictError(
+                    f"{kind} name {n!r} is provided by both plugin "
+                    f"{entries[other].plugin!r} ({kind} {other!r}) and plugin {plugin!r} "
+                    f"({kind} {spec.name!r}); uninstall or disable one (-p no:NAME)."
+                )
+        if spec.name in entries:
+            raise PluginConflictError(
+                f"{kind} {spec.name!r} is provided by both plugin {entries[spec.name].plugin!r} "
+                f"and plugin {plugin!r}; uninstall or disable one (-p no:NAME)."
+            )
+        entries[spec.name] = Entry(spec, plugin)
+        for n in names:
+            keys.setdefault(normalise(n), spec.name)
+
+
+def disabled_from_env() -> set[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _fail(infos: list[PluginInfo], name: str, exc: BaseException) -> None:
+    for i, info in enumerate(infos):
+        if info.name == name:
+            infos[i] = PluginInfo(info.name, info.distribution, info.version, info.builtin,
+                                  "failed", f"{type(exc).__name__}: {exc}")
+
+
+def build_registry(disabled: Iterable[str] = (), entry_points: bool = True) -> Registry:
+    """Create the plugin manager, load built-in and installed plugins, collect their specs."""
+    blocked = set(disabled) | disabled_from_env()
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    infos: list[PluginInfo] = []
+    for modname in BUILTIN_PLUGINS:
+        short = modname.rsplit(".", 1)[-1]
+        if short in blocked:
+            infos.append(PluginInfo(short, "gibench", gibench.__version__, True, "disabled"))
+            continue
+        pm.register(importlib.import_module(modname), name=short)
+        infos.append(PluginInfo(short, "gibench", gibench.__version__, True))
+    if entry_points:
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            if ep.name in blocked or pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
+                if ep.name in blocked:
+                    infos.append(PluginInfo(ep.name, dist, version, False, "disabled"))
+                continue
+            try:
+                pm.register(ep.load(), name=ep.name)
+            except Exception as exc:  # a broken plugin must not take the others down
+                infos.append(PluginInfo(ep.name, dist, version, False, "failed",
+                                        f"{type(exc).__name__}: {exc}"))
+                continue
+            infos.append(PluginInfo(ep.name, dist, version, False))
+    registry = Registry(pm=pm, plugins=infos)
+    for kind, (hook, cls) in _KINDS.items():
+        for impl in getattr(pm.hook, hook).get_hookimpls():
+            try:
+                specs = list(impl.function() or ())
+                bad = [s for s in specs if not isinstance(s, cls)]
+                if bad:
+                    raise TypeError(f"{hook} returned {type(bad[0]).__name__}, "
+                                    f"expected {cls.__name__}")
+            except Exception as exc:
+                _fail(registry.plugins, impl.plugin_name, exc)
+                continue
+            for spec in specs:
+                registry._add(kind, spec, impl.plugin_name)
+    return registry
+
+
+_CACHE: dict[frozenset[str], Registry] = {}
+
+
+def get_registry(disabled: Iterable[str] = ()) -> Registry:
+    """The registry for this process (built once per set of disabled plugins)."""
+    key = frozenset(disabled) | frozenset(disabled_from_env())
+    if key not in _CACHE:
+        _CACHE[key] = build_registry(key)
+    return _CACHE[key]
+
+
+def clear_registry_cache() -> None:
+    """Forget built registries (tests that install plugins call this)."""
+    _CACHE.clear()

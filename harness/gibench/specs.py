@@ -1,0 +1,150 @@
+"""The records that plugins hand to the core: one dataclass per kind of extension.
+
+A plugin returns these from the registration hooks in :mod:`gibench.hookspecs`. They are
+plain, frozen data plus a few callables; the core never dispatches on a plugin's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    import torch
+    from PIL import Image
+
+#: Label of a generated (``ai``) image: the positive class.
+FAKE = 1
+#: Label of a real (``nature``) image.
+REAL = 0
+#: GenImage's folder name for each label.
+LABEL_FOLDERS: dict[str, int] = {"nature": REAL, "ai": FAKE}
+#: The splits every subset has on disk. GenImage reports on ``val``; there is no test split.
+SPLITS: tuple[str, ...] = ("train", "val")
+
+
+@dataclass(frozen=True)
+class SubsetSpec:
+    """A named set of real and generated images, with ``train``/``val`` × ``ai``/``nature``.
+
+    ``folders`` are the candidate paths of the subset under a data root, tried in order (the
+    nested layout as unpacked, the flattened one, the README's display name...). The first that
+    exists is used.
+    """
+
+    name: str
+    display_name: str
+    family: str
+    dataset: str
+    folders: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A detector's default training recipe, as its authors used it for GenImage.
+
+    ``schedule`` names how the learning rate evolves: ``"plateau"`` (divide by ten when the
+    held-out accuracy stops improving for ``patience`` epochs, stop below ``min_lr``; CNNDetection's
+    early stopping), ``"cosine"`` or ``"constant"``.
+    """
+
+    optimizer: str
+    lr: float
+    epochs: int
+    batch_size: int
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9
+    schedule: str = "constant"
+    patience: int = 5
+    min_lr: float = 1e-6
+    notes: str = ""
+
+
+#: ``transform(image, rng) -> uint8 CHW tensor`` of a fixed size; ``rng`` is a seeded
+#: :class:`random.Random` owned by the caller, so augmentations are reproducible.
+Transform = Callable[["Image.Image", Any], "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a detector turns a decoded RGB image into its input, on the CPU side.
+
+    The transforms end in a uint8 tensor of shape ``(3, input_size, input_size)``; normalisation
+    (``mean``/``std`` on the 0..1 scale) happens on the device.
+    ``make_train(input_size, load_size)`` and ``make_eval(input_size, load_size)`` build the
+    transforms for a given scale, so the engine can run a detector smaller than its paper's
+    ``input_size`` (the mini dataset) without the recipe being edited.
+    """
+
+    input_size: int
+    load_size: int | None
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    make_train: Callable[[int, int | None], Transform]
+    make_eval: Callable[[int, int | None], Transform]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A detector: its architecture, preprocessing, recipe and checkpoint formats.
+
+    ``build(pretrained=None, input_size=...)`` returns an ``nn.Module`` mapping a normalised
+    float batch ``(N, 3, H, W)`` to one logit per image (positive = generated). ``pretrained``
+    is ``None`` (random init), ``"imagenet"`` (the backbone's published weights; may download)
+    or a path to a local backbone state dict.
+    ``convert_state_dict(obj)`` maps whatever a checkpoint file holds (our own layout or the one
+    the original authors released) to this module's state dict.
+    """
+
+    name: str
+    paper: str
+    build: Callable[..., "torch.nn.Module"]
+    preprocess: Preprocess
+    recipe: Recipe
+    convert_state_dict: Callable[[Mapping[str, Any]], dict[str, "torch.Tensor"]]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    mini_notes: str = ""
+
+
+@dataclass(frozen=True)
+class DegradationSpec:
+    """A parameterised image corruption.
+
+    ``apply(batch, strength, seeds)`` degrades a uint8 batch ``(N, 3, H, W)`` on its device
+    (``seeds`` holds one int64 per sample, derived from the base seed and the sample index).
+    ``reference(image, strength, seed)`` is the CPU implementation (PIL / libjpeg) that tests
+    compare ``apply`` against.
+    """
+
+    name: str
+    description: str
+    apply: Callable[..., "torch.Tensor"]
+    reference: Callable[..., "Image.Image"]
+    parameter: str = "strength"
+    paper_settings: tuple[float, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A protocol: which models to train and which evaluations to run, and how to tabulate them.
+
+    ``run(ctx)`` receives a :class:`gibench.engine.context.RunContext`, which trains or loads
+    models and evaluates them, and returns nothing (results are collected by the context).
+    ``render(results, subsets)`` turns the suite's results DataFrame into Markdown; ``subsets``
+    are the registry's subset specs (for display names and the column order).
+    """
+
+    name: str
+    description: str
+    run: Callable[[Any], None]
+    render: Callable[[Any, Any], str]
+    needs_training: bool = True
+    aliases: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,121 @@
+"""CNNSpot — Wang et al., "CNN-generated images are surprisingly easy to spot... for now",
+CVPR 2020 (github.com/PeterWang512/CNNDetection).
+
+Architecture: torchvision ResNet-50 whose ``fc`` is replaced by a 2048→1 linear layer (one
+logit, positive = generated). ImageNet-pretrained in the paper; here ``pretrained="imagenet"``
+downloads torchvision's ``IMAGENET1K_V1`` weights (the ones CNNDetection starts from), a path
+loads a local backbone state dict, and ``None`` starts from random initialisation with the last
+BatchNorm of every residual block zero-initialised (Goyal et al. 2017), which lets a ResNet-50
+learn from scratch in the few epochs of the mini dataset; pretrained weights replace it.
+
+Preprocessing (CNNDetection ``data/datasets.py``): train — resize to ``loadSize`` 256
+(bilinear), ``data_augment`` (Gaussian blur σ ~ U[0, 3] with p = 0.5, then JPEG at quality
+30..100 with p = 0.5), random crop 224, horizontal flip; test — resize 256, centre crop 224.
+ImageNet mean/std.
+
+Recipe (CNNDetection ``train.py`` / ``options``): Adam, lr 1e-4, β1 0.9, batch 64; early stopping
+on held-out accuracy with patience 5 epochs: the lr is divided by 10 on a plateau and training
+stops when it falls below 1e-6. The epoch cap of 100 is ours (early stopping ends runs first).
+
+Checkpoints: CNNDetection releases ``{'model': state_dict, ...}`` (``blur_jpg_prob0.5.pth``,
+``blur_jpg_prob0.1.pth``) with torchvision ResNet-50 keys and ``fc.weight`` of shape [1, 2048];
+``module.``-prefixed keys (DataParallel) are accepted; a bare state dict too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from gibench.hookspecs import hookimpl
+from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench_baselines.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    blur_jpeg_augment,
+    center_crop,
+    compose,
+    hflip,
+    random_crop,
+    resize,
+)
+from gibench_baselines.weights import load_backbone, strip_prefixes
+
+NAME = "cnnspot"
+
+
+def build(pretrained: str | Path | None = None, input_size: int = 224) -> nn.Module:
+    """ResNet-50 with a one-logit ``fc``; see the module docstring for ``pretrained``."""
+    if pretrained == "imagenet":
+        model = torchvision.models.resnet50(
+            weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V1)
+    else:
+        model = torchvision.models.resnet50(weights=None, zero_init_residual=pretrained is None)
+        if pretrained is not None:
+            load_backbone(model, pretrained, skip_prefixes=("fc.",))
+    model.fc = nn.Linear(model.fc.in_features, 1)
+    # CNNDetection initialises the new head with N(0, 0.02), bias 0.
+    nn.init.normal_(model.fc.weight, 0.0, 0.02)
+    nn.init.zeros_(model.fc.bias)
+    return model
+
+
+def convert_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Our ``model.pt`` (a state dict) or CNNDetection's ``{'model': state_dict}``."""
+    state = obj["model"] if "model" in obj and isinstance(obj["model"], Mapping) else obj
+    return strip_prefixes(state, ("module.",))
+
+
+#: CNNDetection's blur σ range, in pixels of its 256-px ``loadSize`` images.
+BLUR_SIGMA = (0.0, 3.0)
+LOAD_SIZE, INPUT_SIZE = 256, 224
+
+
+def make_train(input_size: int, load_size: int | None):
+    """CNNDetection's training transform at a given scale.
+
+    The blur σ is measured in pixels of the 256-px images it was designed for, so at another
+    scale it scales with the image: at the mini budget (72-px loads) σ ~ U[0, 0.84]. JPEG
+    quality does not depend on scale and stays 30..100.
+    """
+    scale = (load_size or input_size * LOAD_SIZE / INPUT_SIZE) / LOAD_SIZE
+    sigma = (BLUR_SIGMA[0] * scale, BLUR_SIGMA[1] * scale)
+    return compose(resize(load_size), blur_jpeg_augment(0.5, sigma, 0.5, (30, 100)),
+                   random_crop(input_size), hflip(0.5))
+
+
+def make_eval(input_size: int, load_size: int | None):
+    return compose(resize(load_size), center_crop(input_size))
+
+
+SPEC = DetectorSpec(
+    name=NAME,
+    paper="Wang et al., CNN-generated images are surprisingly easy to spot... for now, "
+          "CVPR 2020",
+    build=build,
+    preprocess=Preprocess(
+        input_size=224, load_size=256, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        make_train=make_train, make_eval=make_eval,
+        description="train: resize 256, blur σ~U[0,3] (p 0.5), JPEG q 30-100 (p 0.5), "
+                    "random crop 224, flip; eval: resize 256, centre crop 224",
+    ),
+    recipe=Recipe(optimizer="adam", lr=1e-4, betas=(0.9, 0.999), epochs=100, batch_size=64,
+                  schedule="plateau", patience=5, min_lr=1e-6,
+                  notes="CNNDetection: Adam 1e-4, batch 64, early stopping (lr/10 on plateau, "
+                        "stop below 1e-6)"),
+    convert_state_dict=convert_state_dict,
+    aliases=("cnndetection", "wang2020", "cnn-spot"),
+    description="ResNet-50 with blur+JPEG augmentation (CNNDetection)",
+    mini_notes="64-px crops of 72-px images, blur σ scaled to the image (U[0, 0.84]), "
+               "from scratch (zero-init residual BN)",
+)
+
+
+@hookimpl
+def gibench_add_detectors():
+    return [SPEC]

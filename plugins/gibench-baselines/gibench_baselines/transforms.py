@@ -1,0 +1,121 @@
+"""CPU-side preprocessing shared by the baselines: resize, crop, flip, and CNNSpot's augmentation.
+
+Every transform takes a decoded RGB :class:`PIL.Image.Image` and a seeded :class:`random.Random`
+and returns a uint8 tensor ``(3, size, size)``; normalisation happens later, on the device.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+ImageOp = Callable[[Image.Image, random.Random], Image.Image]
+
+
+def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
+    """HWC uint8 PIL image → CHW uint8 tensor (no scaling, no copy beyond the array)."""
+    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def resize(size: int | None) -> ImageOp:
+    """Resize to ``size``×``size`` with bilinear resampling (CNNDetection's ``loadSize``)."""
+
+    def op(img: Image.Image, rng: random.Random) -> Image.Image:
+        if size is None or img.size == (size, size):
+            return img
+        return img.resize((size, size), Image.Resampling.BILINEAR)
+
+    return op
+
+
+def _pad_to(img: Image.Image, size: int) -> Image.Image:
+    if img.width >= size and img.height >= size:
+        return img
+    canvas = Image.new("RGB", (max(size, img.width), max(size, img.height)))
+    canvas.paste(img, (0, 0))
+    return canvas
+
+
+def random_crop(size: int) -> ImageOp:
+    """A uniformly placed ``size``×``size`` crop (zero-padded first if the image is smaller)."""
+
+    def op(img: Image.Image, rng: random.Random) -> Image.Image:
+        img = _pad_to(img, size)
+        x = rng.randint(0, img.width - size)
+        y = rng.randint(0, img.height - size)
+        return img.crop((x, y, x + size, y + size))
+
+    return op
+
+
+def center_crop(size: int) -> ImageOp:
+    """The centred ``size``×``size`` crop (torchvision's rounding), zero-padded if smaller."""
+
+    def op(img: Image.Image, rng: random.Random) -> Image.Image:
+        img = _pad_to(img, size)
+        x = int(round((img.width - size) / 2.0))
+        y = int(round((img.height - size) / 2.0))
+        return img.crop((x, y, x + size, y + size))
+
+    return op
+
+
+def hflip(p: float = 0.5) -> ImageOp:
+    """Horizontal flip with probability ``p``."""
+
+    def op(img: Image.Image, rng: random.Random) -> Image.Image:
+        return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if rng.random() < p else img
+
+    return op
+
+
+def blur_jpeg_augment(blur_prob: float = 0.5, blur_sigma: tuple[float, float] = (0.0, 3.0),
+                      jpeg_prob: float = 0.5, jpeg_quality: tuple[int, int] = (30, 100)
+                      ) -> ImageOp:
+    """CNNSpot's ``data_augment`` (Wang et al. 2020): random Gaussian blur, then random JPEG.
+
+    With probability ``blur_prob`` the image is blurred with σ ~ U[blur_sigma] by
+    ``scipy.ndimage.gaussian_filter`` on each channel (truncate 4σ, reflect border), as in
+    CNNDetection; with probability ``jpeg_prob`` it is JPEG-compressed at a quality drawn
+    uniformly from the integers in ``jpeg_quality`` with libjpeg through PIL (CNNDetection draws
+    cv2 or PIL at random; both wrap libjpeg with 4:2:0 chroma subsampling).
+    """
+    from scipy.ndimage import gaussian_filter
+
+    def op(img: Image.Image, rng: random.Random) -> Image.Image:
+        if rng.random() < blur_prob:
+            sigma = rng.uniform(*blur_sigma)
+            arr = np.asarray(img, dtype=np.uint8).copy()
+            for c in range(arr.shape[2]):
+                gaussian_filter(arr[:, :, c], sigma=sigma, output=arr[:, :, c])
+            img = Image.fromarray(arr)
+        if rng.random() < jpeg_prob:
+            quality = rng.randint(*jpeg_quality)
+            buf = io.BytesIO()
+            img.save(buf, format="JPEG", quality=quality)
+            buf.seek(0)
+            img = Image.open(buf).convert("RGB")
+        return img
+
+    return op
+
+
+def compose(*ops: ImageOp) -> Callable[[Image.Image, random.Random], torch.Tensor]:
+    """Chain image ops and end in a uint8 CHW tensor."""
+
+    def transform(img: Image.Image, rng: random.Random) -> torch.Tensor:
+        img = img.convert("RGB")
+        for op in ops:
+            img = op(img, rng)
+        return to_uint8_tensor(img)
+
+    return transform

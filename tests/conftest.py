@@ -1,0 +1,124 @@
+"""Shared fixtures: an isolated cache, a toy dataset and a toy plugin installed as a real
+distribution (a ``.dist-info`` with an entry point on ``sys.path``, as pip would leave it)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gibench.plugins import clear_registry_cache
+
+TOY_PLUGIN = textwrap.dedent('''
+    """A toy plugin for the tests: a tiny CNN detector and a two-subset dataset."""
+    import torch
+    from torch import nn
+
+    import gibench
+    from gibench.specs import DetectorSpec, Preprocess, Recipe, SubsetSpec
+
+
+    def to_tensor(img, rng):
+        import numpy as np
+        arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        return torch.from_numpy(arr.transpose(2, 0, 1).copy())
+
+
+    def make(input_size, load_size):
+        def transform(img, rng):
+            return to_tensor(img.resize((input_size, input_size)), rng)
+        return transform
+
+
+    def build(pretrained=None, input_size=16):
+        return nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 1))
+
+
+    def convert(obj):
+        return dict(obj.get("model", obj))
+
+
+    SPEC = DetectorSpec(
+        name="tinynet", paper="toy", build=build,
+        preprocess=Preprocess(16, None, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), make, make),
+        recipe=Recipe(optimizer="adam", lr=1e-2, epochs=8, batch_size=8),
+        convert_state_dict=convert, aliases=("tiny",))
+
+
+    @gibench.hookimpl
+    def gibench_add_detectors():
+        return [SPEC]
+
+
+    @gibench.hookimpl
+    def gibench_add_subsets():
+        return [SubsetSpec("toy-a", "Toy A", "toy", "toy", ("toy_a",)),
+                SubsetSpec("toy-b", "Toy B", "toy", "toy", ("nested/toy_b", "toy_b"))]
+''')
+
+
+def install_fake_distribution(site: Path, dist: str, version: str,
+                              modules: dict[str, str], entry_points: dict[str, str]) -> None:
+    """Write modules and a ``.dist-info`` (METADATA + entry_points.txt) into ``site``."""
+    for name, source in modules.items():
+        (site / f"{name}.py").write_text(source)
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    lines = ["[gibench]"] + [f"{k} = {v}" for k, v in entry_points.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    """Every test gets a fresh registry and a private cache, and no disabled plugins."""
+    monkeypatch.setenv("GIBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("GIBENCH_DISABLE_PLUGINS", raising=False)
+    clear_registry_cache()
+    yield
+    clear_registry_cache()
+
+
+@pytest.fixture
+def toy_plugin(tmp_path, monkeypatch) -> Path:
+    """Install the toy plugin (distribution ``gibench-toy`` 1.2.3, entry point ``toy``)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    install_fake_distribution(site, "gibench-toy", "1.2.3", {"gibench_toy": TOY_PLUGIN},
+                              {"toy": "gibench_toy"})
+    monkeypatch.syspath_prepend(str(site))
+    clear_registry_cache()
+    return site
+
+
+def _toy_image(rng: np.random.Generator, fake: bool, size: int = 16) -> Image.Image:
+    base = rng.integers(60, 196, size=(1, 1, 3))
+    arr = base + rng.normal(0, 6, size=(size, size, 3))
+    if fake:  # a strong period-2 checkerboard: trivially learnable
+        yy, xx = np.mgrid[:size, :size]
+        arr = arr + 50 * ((yy + xx) % 2 == 0)[:, :, None]
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def write_toy_tree(root: Path, n: int = 24, seed: int = 0) -> Path:
+    """``toy_a`` (flat) and ``nested/toy_b`` (nested), train/val × ai/nature, n PNGs each."""
+    rng = np.random.default_rng(seed)
+    for folder in ("toy_a", "nested/toy_b"):
+        for split in ("train", "val"):
+            for label in ("ai", "nature"):
+                d = root / folder / split / label
+                d.mkdir(parents=True)
+                for i in range(n):
+                    _toy_image(rng, label == "ai").save(d / f"{label}_{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def toy_root(tmp_path) -> Path:
+    return write_toy_tree(tmp_path / "toydata")

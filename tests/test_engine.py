@@ -1,0 +1,140 @@
+"""The engine end to end on the toy plugin: train, select on held-out, evaluate, write the run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import gibench
+from gibench.engine.context import RESULT_COLUMNS
+from gibench.errors import GibenchError
+from gibench.metrics import compute_metrics
+from gibench.plugins import UnknownNameError
+
+
+def _run(toy_root, tmp_path, **kw):
+    opts = dict(data_root=toy_root, dataset="toy", train_subset="toy-a", device="cpu",
+                workers=0, progress=False, out=tmp_path / "run")
+    opts.update(kw)
+    return gibench.run("tinynet", "cross-generator", **opts)
+
+
+def test_cross_generator_run_writes_a_complete_run_directory(toy_plugin, toy_root, tmp_path):
+    results = _run(toy_root, tmp_path)
+    run_dir = tmp_path / "run"
+    assert list(results.columns) == RESULT_COLUMNS
+    assert list(results["test_subset"]) == ["toy-a", "toy-b"]
+    assert (results["n_real"] == 24).all() and (results["n_fake"] == 24).all()
+    # a strong checkerboard is learnt: far above chance on both toy subsets
+    assert (results["acc"] > 80).all(), results
+
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "complete"
+    assert record["resolved"]["train_subset"] == "toy-a"
+    assert record["resolved"]["dataset"] == "toy"
+    assert record["seed"] == 0
+    assert record["versions"]["plugins"]["toy"] == {"distribution": "gibench-toy",
+                                                    "version": "1.2.3", "status": "loaded"}
+    assert record["versions"]["torch"] == torch.__version__
+    training = record["training"]["toy-a"]
+    assert training["holdout"]["n_train"] + training["holdout"]["n_holdout"] == 48
+    assert 1 <= training["best_epoch"] <= 8 and len(training["history"]) == 8
+    ckpt = run_dir / training["checkpoint"]
+    import hashlib
+    assert hashlib.sha256(ckpt.read_bytes()).hexdigest() == training["sha256"]
+    assert record["throughput"]["eval_images"] == 96
+
+    # results.csv is what the API returned; the table names the display names
+    assert pd.read_csv(run_dir / "results.csv")["acc"].round(6).tolist() == \
+        results["acc"].round(6).tolist()
+    md = (run_dir / "results.md").read_text()
+    assert "Toy A" in md and "Avg" in md
+
+
+def test_metrics_can_be_recomputed_from_scores_csv(toy_plugin, toy_root, tmp_path):
+    results = _run(toy_root, tmp_path)
+    scores = pd.read_csv(tmp_path / "run" / "scores.csv")
+    assert len(scores) == 96
+    for _, row in results.iterrows():
+        part = scores[scores["test_subset"] == row["test_subset"]]
+        again = compute_metrics(part["label"].to_numpy(), part["score"].to_numpy())
+        for key in ("acc", "real_acc", "fake_acc", "auc", "ap"):
+            assert again[key] == pytest.approx(row[key], abs=1e-9)
+    # paths are relative to the data root and point at real files, fakes labelled 1
+    first = scores.iloc[0]
+    assert (toy_root / first["path"]).is_file()
+    assert set(scores.loc[scores["path"].str.contains("/ai/"), "label"]) == {1}
+
+
+def test_same_seed_same_results(toy_plugin, toy_root, tmp_path):
+    a = _run(toy_root, tmp_path, out=tmp_path / "a")
+    b = _run(toy_root, tmp_path, out=tmp_path / "b")
+    sa = pd.read_csv(tmp_path / "a" / "scores.csv")
+    sb = pd.read_csv(tmp_path / "b" / "scores.csv")
+    np.testing.assert_allclose(sa["logit"], sb["logit"], rtol=1e-5, atol=1e-6)
+    assert a["acc"].tolist() == b["acc"].tolist()
+
+
+def test_eval_loads_saved_weights_and_reproduces_scores(toy_plugin, toy_root, tmp_path):
+    _run(toy_root, tmp_path)
+    weights = tmp_path / "run" / "train" / "toy-a" / "model.pt"
+    evaluated = gibench.evaluate("tinynet", weights, data_root=toy_root, dataset="toy",
+                                 device="cpu", workers=0, progress=False,
+                                 out=tmp_path / "eval")
+    trained = pd.read_csv(tmp_path / "run" / "scores.csv")
+    again = pd.read_csv(tmp_path / "eval" / "scores.csv")
+    np.testing.assert_allclose(trained["logit"], again["logit"], rtol=1e-5, atol=1e-5)
+    assert (evaluated["train_subset"] == "(weights)").all()
+    record = json.loads((tmp_path / "eval" / "run.json").read_text())
+    assert record["weights"]["sha256"] and record["training"] == {}
+
+
+def test_skip_bad_images_counts_them(toy_plugin, toy_root, tmp_path):
+    bad = toy_root / "toy_a" / "val" / "ai" / "ai_000.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)  # truncated PNG
+    with pytest.raises(GibenchError, match="ai_000.png"):
+        _run(toy_root, tmp_path, test_subsets=["toy-a"], out=tmp_path / "strict")
+    results = _run(toy_root, tmp_path, test_subsets=["toy-a"], skip_bad_images=True,
+                   out=tmp_path / "lenient")
+    assert results.loc[0, "n_skipped"] == 1 and results.loc[0, "n_fake"] == 23
+    record = json.loads((tmp_path / "lenient" / "run.json").read_text())
+    assert record["bad_images"]["toy-a/val"]["count"] == 1
+    assert record["bad_images"]["toy-a/val"]["files"][0]["path"].endswith("ai_000.png")
+    strict = json.loads((tmp_path / "strict" / "run.json").read_text())
+    assert strict["status"] == "failed"
+
+
+def test_bad_configuration_fails_before_any_work(toy_plugin, toy_root, tmp_path):
+    with pytest.raises(UnknownNameError):
+        _run(toy_root, tmp_path, train_subset="toy-c")
+    with pytest.raises(GibenchError, match="batch-size"):
+        _run(toy_root, tmp_path, batch_size=0, out=tmp_path / "r0")
+    with pytest.raises(GibenchError, match="needs weights|pass --weights"):
+        gibench.run("tinynet", "eval", data_root=toy_root, dataset="toy", progress=False,
+                    out=tmp_path / "r1")
+    with pytest.raises(GibenchError, match="belongs to dataset 'genimage'"):
+        _run(toy_root, tmp_path, train_subset="sdv1.4", out=tmp_path / "r2")
+    assert not (tmp_path / "r1" / "run.json").exists()
+
+
+def test_missing_subset_folder_says_what_was_expected(toy_plugin, toy_root, tmp_path):
+    import shutil
+
+    shutil.rmtree(toy_root / "nested")
+    with pytest.raises(GibenchError) as err:
+        _run(toy_root, tmp_path)
+    message = str(err.value)
+    assert "toy_b" in message and "toy_a" in message  # tried candidates and what was found
+
+
+def test_weights_that_do_not_fit_are_refused_naming_keys(toy_plugin, toy_root, tmp_path):
+    path = tmp_path / "wrong.pt"
+    torch.save({"model": {"conv.weight": torch.zeros(1)}}, path)
+    with pytest.raises(GibenchError) as err:
+        gibench.evaluate("tinynet", path, data_root=toy_root, dataset="toy", progress=False,
+                         out=tmp_path / "e")
+    assert "missing keys" in str(err.value) and "unexpected keys: conv.weight" in str(err.value)

@@ -6,9 +6,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from gibench.builtin.genimage import GENIMAGE_SUBSETS
 from gibench.data.check import check_root, render_report
-from PIL import Image
 
 SPECS = {spec.name: spec for spec in GENIMAGE_SUBSETS}
 THREE = [SPECS["sdv1.4"], SPECS["sdv1.5"], SPECS["adm"]]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import pytest
+
 from gibench.builtin import genimage
 from gibench.builtin.genimage import GENIMAGE_SUBSETS, GENIMAGE_TRAIN_DEFAULT
 from gibench.data.layout import (
@@ -71,6 +72,7 @@ def test_genimage_has_the_eight_subsets_in_paper_order():
 
 def test_hook_registers_through_pluggy():
     import pluggy
+
     from gibench import hookspecs
 
     pm = pluggy.PluginManager(hookspecs.PROJECT)

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from gibench.metrics import METRIC_COLUMNS, compute_metrics, sigmoid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+
+from gibench.metrics import METRIC_COLUMNS, compute_metrics, sigmoid
 
 TOL = 1e-9  # in percent units
 

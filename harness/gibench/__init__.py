@@ -14,7 +14,10 @@ def run(detector: str, suite: str = "cross-generator", **options):
 
 
 def evaluate(detector: str, weights, **options):
-    """Evaluate a detector's weights on every subset's val split; see :func:`gibench.engine.run.evaluate`."""
+    """Evaluate a detector's weights on every subset's val split.
+
+    See :func:`gibench.engine.run.evaluate` for the options.
+    """
     from gibench.engine.run import evaluate as _evaluate
 
     return _evaluate(detector, weights, **options)

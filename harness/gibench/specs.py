@@ -103,10 +103,10 @@ class DetectorSpec:
 
     name: str
     paper: str
-    build: Callable[..., "torch.nn.Module"]
+    build: Callable[..., torch.nn.Module]
     preprocess: Preprocess
     recipe: Recipe
-    convert_state_dict: Callable[[Mapping[str, Any]], dict[str, "torch.Tensor"]]
+    convert_state_dict: Callable[[Mapping[str, Any]], dict[str, torch.Tensor]]
     aliases: tuple[str, ...] = ()
     description: str = ""
     mini_notes: str = ""
@@ -124,8 +124,8 @@ class DegradationSpec:
 
     name: str
     description: str
-    apply: Callable[..., "torch.Tensor"]
-    reference: Callable[..., "Image.Image"]
+    apply: Callable[..., torch.Tensor]
+    reference: Callable[..., Image.Image]
     parameter: str = "strength"
     paper_settings: tuple[float, ...] = ()
     aliases: tuple[str, ...] = ()

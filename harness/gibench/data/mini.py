@@ -32,7 +32,7 @@ from PIL import Image
 from gibench.specs import SubsetSpec
 
 #: Bumped whenever the images would change, so a stale cache is rebuilt, never reused.
-MINI_VERSION = 1
+MINI_VERSION = 2
 CROP = 72
 #: Standard deviation of the latent decoder's periodic trace, on the 0..1 scale (≈ 10/255).
 DECODER_TRACE = 0.04
@@ -145,8 +145,8 @@ def _latent(x: torch.Tensor, g: torch.Generator, *, keep_detail: float, latent_n
     """Latent-autoencoder-like: encode ×4 down, perturb the latent, decode with a periodic trace.
 
     The decoder upsamples the 4×-downsampled latent bilinearly, restores part of the detail and
-    stamps a fixed, smooth 8×8-periodic colour pattern (the periodic trace of a learned decoder, shared by every
-    generator built on the same autoencoder, as SD v1.4 and v1.5 share theirs).
+    stamps a fixed, smooth 8×8-periodic colour pattern: the periodic trace of a learned decoder,
+    shared by every generator built on the same autoencoder (as SD v1.4 and v1.5 share theirs).
     """
     n, _, h, w = x.shape
     z = F.avg_pool2d(x, 4)
@@ -230,7 +230,8 @@ class MiniGenerator:
 
 GENERATORS: tuple[MiniGenerator, ...] = (
     MiniGenerator("latent-a", "Latent A", "latent autoencoder", 11, _latent_a,
-                  "×4 latent, bilinear decoder with a fixed smooth 8×8-periodic trace (SD V1.4's role)"),
+                  "×4 latent, bilinear decoder with a fixed smooth 8×8-periodic trace "
+                  "(SD V1.4's role)"),
     MiniGenerator("latent-b", "Latent B", "latent autoencoder", 12, _latent_b,
                   "same autoencoder as Latent A, slightly different latent (SD V1.5's role)"),
     MiniGenerator("upconv", "UpConv", "transposed convolution", 13, _upconv,
@@ -283,13 +284,13 @@ def mini_root(seed: int = 0, cache_dir: Path | None = None) -> Path:
     return (cache_dir or default_cache_dir()) / f"mini-v{MINI_VERSION}-seed{seed}"
 
 
-def real_crops(seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """The real crops per split, deterministic under ``seed``."""
+def real_crops(seed: int = 0) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """The real crops per split as ``(source photograph, crop)``, deterministic under ``seed``."""
     rng = np.random.default_rng(seed)
-    out: dict[str, list[np.ndarray]] = {"train": [], "val": []}
-    for _name, attr, group in _PHOTOS:
+    out: dict[str, list[tuple[str, np.ndarray]]] = {"train": [], "val": []}
+    for name, attr, group in _PHOTOS:
         crops = _crops(_load_photo(attr), rng)
-        out["val" if group in VAL_GROUPS else "train"].extend(crops)
+        out["val" if group in VAL_GROUPS else "train"].extend((name, c) for c in crops)
     for split in out:
         order = rng.permutation(len(out[split]))
         out[split] = [out[split][i] for i in order]
@@ -332,31 +333,36 @@ def build_mini(root: Path, seed: int = 0, progress: bool = True) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     crops = real_crops(seed)
     total = sum(len(v) for v in crops.values()) * (1 + len(GENERATORS))
-    bar = tqdm(total=total, desc="building mini dataset", unit="img", disable=None if progress else True)
+    bar = tqdm(total=total, desc="building mini dataset", unit="img",
+               disable=None if progress else True)
     counts: dict[str, dict[str, int]] = {}
     for split, items in crops.items():
         real_dir = tmp / "_real" / split
         real_dir.mkdir(parents=True)
-        names = [f"{i:05d}.png" for i in range(len(items))]
-        for arr, name in zip(items, names, strict=True):
+        # File names carry the source photograph, as GenImage's carry the ImageNet class.
+        names = [f"{source}_{i:05d}.png" for i, (source, _) in enumerate(items)]
+        for (_, arr), name in zip(items, names, strict=True):
             _save_png(arr, real_dir / name)
         bar.update(len(items))
-        batch = torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).float() / 255
+        batch = torch.from_numpy(np.stack([a for _, a in items])).permute(0, 3, 1, 2).float()
+        batch = batch / 255
         for gen in GENERATORS:
-            g = torch.Generator().manual_seed(seed * 1000 + gen.seed + (0 if split == "train" else 500))
+            offset = 0 if split == "train" else 500
+            g = torch.Generator().manual_seed(seed * 1000 + gen.seed + offset)
             fake = _to_uint8(gen.fn(batch, g))
             sub = tmp / gen.name / split
             (sub / "ai").mkdir(parents=True)
             (sub / "nature").mkdir(parents=True)
             for arr, name in zip(fake, names, strict=True):
                 _save_png(arr, sub / "ai" / f"{gen.name}_{name}")
-                _link_or_copy(real_dir / name, sub / "nature" / f"real_{name}")
+                _link_or_copy(real_dir / name, sub / "nature" / name)
             counts.setdefault(gen.name, {})[split] = len(items)
             bar.update(len(items))
     bar.close()
     (tmp / "MINI.json").write_text(json.dumps({
         "fingerprint": _fingerprint(seed), "version": MINI_VERSION, "seed": seed,
         "crop": CROP, "val_groups": sorted(VAL_GROUPS), "counts_per_label": counts,
+        "sources": {split: sorted({s for s, _ in items}) for split, items in crops.items()},
         "generators": {g.name: g.description for g in GENERATORS},
     }, indent=2))
     if root.exists():

@@ -53,7 +53,8 @@ def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
     logits: list[torch.Tensor] = []
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
-    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=None if progress else True):
+    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=None if progress else True)
+    for batch in bar:
         bad.extend((index.paths[i], reason) for i, reason in batch.bad)
         if batch.images.shape[0] == 0:
             continue

@@ -114,7 +114,8 @@ def _record(ctx: RunContext, status: str, started: float) -> dict[str, Any]:
         "git": _git_hash(),
         "device": _device_info(ctx.device),
         "weights": ({"path": str(ctx.config.weights),
-                     "sha256": sha256_file(Path(ctx.config.weights))} if ctx.config.weights else None),
+                     "sha256": sha256_file(Path(ctx.config.weights))}
+                    if ctx.config.weights else None),
         "training": ctx.trainings,
         "bad_images": {k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
                        for k, v in ctx.bad.items()},

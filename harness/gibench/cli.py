@@ -91,11 +91,23 @@ def _subset_list(value: str | None) -> list[str] | None:
     return [s.strip() for s in value.split(",") if s.strip()] if value else None
 
 
-def _finish(results, out_dir: Path | None) -> None:
+def _start(ctx: click.Context, kw: dict) -> None:
+    """Build the run's configuration from the options, run it, print the summary."""
+    from gibench.engine.config import RunConfig
+    from gibench.engine.run import default_run_dir, run_config
+
+    kw["test_subsets"] = _subset_list(kw["test_subsets"])
+    kw["progress"] = not kw.pop("no_progress")
+    config = RunConfig(disabled_plugins=_disabled(ctx), **kw)
+    if config.out is None:
+        config.out = default_run_dir(config, _registry(ctx))
+    run_config(config)
+    _summary(config.out)
+
+
+def _summary(out_dir: Path) -> None:
     import json
 
-    if out_dir is None:
-        return
     click.echo((out_dir / "results.md").read_text() if (out_dir / "results.md").exists()
                else "(no results)")
     record = json.loads((out_dir / "run.json").read_text())
@@ -134,16 +146,7 @@ def run(ctx: click.Context, **kw) -> None:
     Example:
       gibench run --detector cnnspot --suite cross-generator
     """
-    from gibench.engine.config import RunConfig
-    from gibench.engine.run import default_run_dir, run_config
-
-    kw["test_subsets"] = _subset_list(kw["test_subsets"])
-    kw["progress"] = not kw.pop("no_progress")
-    config = RunConfig(disabled_plugins=_disabled(ctx), **kw)
-    if config.out is None:
-        config.out = default_run_dir(config, _registry(ctx))
-    results = run_config(config)
-    _finish(results, config.out)
+    _start(ctx, kw)
 
 
 @main.command("eval")
@@ -155,16 +158,7 @@ def run(ctx: click.Context, **kw) -> None:
 @click.pass_context
 def eval_(ctx: click.Context, **kw) -> None:
     """Evaluate given weights on the val split of every subset (or --subsets)."""
-    from gibench.engine.config import RunConfig
-    from gibench.engine.run import default_run_dir, run_config
-
-    kw["test_subsets"] = _subset_list(kw["test_subsets"])
-    kw["progress"] = not kw.pop("no_progress")
-    config = RunConfig(suite="eval", disabled_plugins=_disabled(ctx), **kw)
-    if config.out is None:
-        config.out = default_run_dir(config, _registry(ctx))
-    results = run_config(config)
-    _finish(results, config.out)
+    _start(ctx, {**kw, "suite": "eval"})
 
 
 def _param_count(spec) -> str:

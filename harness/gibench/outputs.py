@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -60,6 +61,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message without terminal colour codes, or its type."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
     """Load a checkpoint file without executing code: ``weights_only=True`` or safetensors.
 
@@ -78,11 +85,11 @@ def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
     except pickle.UnpicklingError as exc:
         raise GibenchError(
             f"refusing to load {path}: it is not a plain state dict (weights_only=True "
-            f"rejected it: {str(exc).splitlines()[0]}). gibench never unpickles code from a "
+            f"rejected it: {_first_line(exc)}). gibench never unpickles code from a "
             "checkpoint; re-save the weights as a state dict or safetensors."
         ) from exc
     except (RuntimeError, OSError, EOFError) as exc:
-        raise GibenchError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise GibenchError(f"cannot read checkpoint {path}: {_first_line(exc)}") from exc
     if not isinstance(obj, Mapping):
         raise GibenchError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
     return obj

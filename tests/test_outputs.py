@@ -202,7 +202,8 @@ def test_load_checkpoint_unreadable_file(tmp_path, kind):
 
 
 def test_load_checkpoint_safetensors(tmp_path):
-    st = pytest.importorskip("safetensors.torch")
+    import safetensors.torch as st
+
     path = tmp_path / "w.safetensors"
     st.save_file({"w": torch.arange(4.0)}, str(path))
     back = load_checkpoint(path)

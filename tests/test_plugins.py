@@ -132,7 +132,6 @@ def test_disable_plugin_by_name_and_by_environment(toy_plugin, monkeypatch):
 
 def test_plugin_installed_with_pip_appears_in_gibench_list(tmp_path, monkeypatch):
     """A real ``pip install`` of a distribution the test writes, then ``gibench list``."""
-    pytest.importorskip("setuptools")
     src = tmp_path / "src"
     (src / "gibench_hello").mkdir(parents=True)
     (src / "gibench_hello" / "__init__.py").write_text(textwrap.dedent("""

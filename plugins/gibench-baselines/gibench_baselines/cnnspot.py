@@ -44,7 +44,7 @@ from gibench_baselines.transforms import (
     random_crop,
     resize,
 )
-from gibench_baselines.weights import load_backbone, strip_prefixes
+from gibench_baselines.weights import download_or_explain, load_backbone, strip_prefixes
 
 NAME = "cnnspot"
 
@@ -52,8 +52,10 @@ NAME = "cnnspot"
 def build(pretrained: str | Path | None = None, input_size: int = 224) -> nn.Module:
     """ResNet-50 with a one-logit ``fc``; see the module docstring for ``pretrained``."""
     if pretrained == "imagenet":
-        model = torchvision.models.resnet50(
-            weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V1)
+        weights = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
+        model = download_or_explain(lambda: torchvision.models.resnet50(weights=weights),
+                                    weights.url.rsplit("/", 1)[-1],
+                                    "ImageNet weights of torchvision's ResNet-50")
     else:
         model = torchvision.models.resnet50(weights=None, zero_init_residual=pretrained is None)
         if pretrained is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gibench.errors import GibenchError
 from gibench.outputs import check_state, load_checkpoint
 
 
@@ -35,3 +36,18 @@ def load_backbone(model: nn.Module, path: str | Path,
     own = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
     check_state(own, state, str(path))
     model.load_state_dict(state, strict=False)
+
+
+def download_or_explain(fetch, filename: str, what: str):
+    """Call ``fetch()`` (a torchvision/timm download); offline, say which file to place where."""
+    try:
+        return fetch()
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError
+        import torch.hub
+
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        raise GibenchError(
+            f"cannot fetch the {what} ({type(exc).__name__}: {exc}). Offline, download "
+            f"{filename} elsewhere and either place it in {cache}/ or pass its path with "
+            "--pretrained PATH."
+        ) from exc

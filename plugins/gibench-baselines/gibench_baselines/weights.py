@@ -51,3 +51,22 @@ def download_or_explain(fetch, filename: str, what: str):
             f"{filename} elsewhere and either place it in {cache}/ or pass its path with "
             "--pretrained PATH."
         ) from exc
+
+
+def two_class_to_logit(state: Mapping[str, torch.Tensor], weight: str, bias: str,
+                       fake_index: int = 1) -> dict[str, torch.Tensor]:
+    """Replace a two-class softmax head by the equivalent single logit.
+
+    ``softmax([z0, z1])[f] == sigmoid(z_f - z_r)``, so ``W[f] - W[r]`` and ``b[f] - b[r]`` give
+    a logit whose sigmoid is the original "fake" probability. ``fake_index`` is the class index
+    of fake images in the original training: 1 where the authors labelled fake = 1, 0 where
+    they trained with an ImageFolder over GenImage's ``ai``/``nature`` (sorted: ai = 0).
+    A one-logit head is returned unchanged.
+    """
+    out = dict(state)
+    real_index = 1 - fake_index
+    if weight in out and out[weight].shape[0] == 2:
+        out[weight] = (out[weight][fake_index] - out[weight][real_index]).unsqueeze(0)
+        if bias in out:
+            out[bias] = (out[bias][fake_index] - out[bias][real_index]).unsqueeze(0)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from gibench.cli import main
@@ -103,3 +104,38 @@ def test_data_check_reports_missing_folders(tmp_path):
     assert result.exit_code == 1
     assert "nature" in result.output
     assert "midjourney" in result.output.lower()
+
+
+def test_own_folder_as_a_test_subset_and_scoring_own_images(toy_plugin, toy_root, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "run"
+    own = toy_root / "toy_a" / "val" / "ai"  # a folder of generated images, in a user's tree
+    result = invoke("run", "--detector", "tinynet", "--data-root", str(toy_root), "--dataset",
+                    "toy", "--train-subset", "toy-a", "--workers", "0", "--out", str(out),
+                    "--subset-dir", f"mine={own}:ai", "--no-progress")
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "results.csv").set_index("test_subset")
+    assert list(results.index) == ["toy-a", "toy-b", "mine"]
+    assert results.loc["mine", "n_fake"] == 24 and results.loc["mine", "n_real"] == 0
+    # all-fake folder: its accuracy is the fake accuracy of toy-a's val (same images)
+    assert results.loc["mine", "acc"] == pytest.approx(results.loc["toy-a", "fake_acc"])
+    bad = invoke("run", "--detector", "tinynet", "--data-root", str(toy_root), "--dataset",
+                 "toy", "--subset-dir", f"mine={own}", "--out", str(tmp_path / "x"))
+    assert bad.exit_code == 1 and "NAME=PATH:ai" in bad.output
+
+    weights = out / "train" / "toy-a" / "model.pt"
+    csv = tmp_path / "scores.csv"
+    single = toy_root / "nested" / "toy_b" / "val" / "nature" / "nature_000.png"
+    result = invoke("score", "--detector", "tinynet", "--weights", str(weights), str(own),
+                    str(single), "--workers", "0", "--out", str(csv), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "scored 25 images" in result.output and "16 px (the run that trained" in result.output
+    table = pd.read_csv(csv)
+    assert len(table) == 25 and set(table.columns) == {"path", "logit", "score",
+                                                         "predicted_fake"}
+    trained = pd.read_csv(out / "scores.csv")
+    mine = trained[trained["test_subset"] == "mine"].set_index("path")["score"]
+    again = table.set_index("path")["score"]
+    for path, value in mine.items():  # same weights, same images, same scores
+        assert again[str((toy_root / path).resolve())] == pytest.approx(value, abs=1e-6)

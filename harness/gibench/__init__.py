@@ -23,6 +23,16 @@ def evaluate(detector: str, weights, **options):
     return _evaluate(detector, weights, **options)
 
 
+def score(detector: str, weights, paths, **options):
+    """Score image files or folders; returns (per-image DataFrame, summary dict).
+
+    See :func:`gibench.engine.score.score` for the options.
+    """
+    from gibench.engine.score import score as _score
+
+    return _score(detector, weights, list(paths), **options)
+
+
 from gibench.hookspecs import hookimpl  # noqa: E402  (plugins write @gibench.hookimpl)
 
-__all__ = ["__version__", "evaluate", "hookimpl", "run"]
+__all__ = ["__version__", "evaluate", "hookimpl", "run", "score"]

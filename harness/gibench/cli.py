@@ -80,6 +80,9 @@ def _run_options(f):
         click.option("--skip-bad-images", is_flag=True,
                      help="Skip undecodable images and count them (run.json, results.csv, "
                           "summary) instead of stopping at the first."),
+        click.option("--subset-dir", "subset_dirs", multiple=True, metavar="NAME=PATH:ai|nature",
+                     help="Use a folder of your own images as an extra test subset, all real "
+                          "(nature) or all generated (ai); repeatable."),
         click.option("--no-progress", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -93,11 +96,13 @@ def _subset_list(value: str | None) -> list[str] | None:
 
 def _start(ctx: click.Context, kw: dict) -> None:
     """Build the run's configuration from the options, run it, print the summary."""
-    from gibench.engine.config import RunConfig
+    from gibench.engine.config import RunConfig, parse_subset_dir
     from gibench.engine.run import default_run_dir, run_config
 
     kw["test_subsets"] = _subset_list(kw["test_subsets"])
     kw["progress"] = not kw.pop("no_progress")
+    kw["subset_dirs"] = {name: (path, label) for name, path, label in
+                         map(parse_subset_dir, kw["subset_dirs"])}
     config = RunConfig(disabled_plugins=_disabled(ctx), **kw)
     if config.out is None:
         config.out = default_run_dir(config, _registry(ctx))
@@ -159,6 +164,49 @@ def run(ctx: click.Context, **kw) -> None:
 def eval_(ctx: click.Context, **kw) -> None:
     """Evaluate given weights on the val split of every subset (or --subsets)."""
     _start(ctx, {**kw, "suite": "eval"})
+
+
+@main.command()
+@click.option("--detector", required=True, help="Detector name (gibench list detectors).")
+@click.option("--weights", type=click.Path(path_type=Path), required=True,
+              help="Weights to score with (a run's model.pt, the authors' release, ...).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--input-size", type=int, default=None,
+              help="Input size (default: the size the weights were trained at when they sit in "
+                   "a run directory, else the detector's paper size).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="CSV to write (default: gibench-scores-<timestamp>.csv).")
+@click.option("--device", default="auto", show_default=True,
+              type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--batch-size", type=int, default=None)
+@click.option("--workers", type=int, default=None)
+@click.option("--skip-bad-images", is_flag=True, help="Skip undecodable images and list them.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.pass_context
+def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, ...],
+          input_size: int | None, out: Path | None, device: str, batch_size: int | None,
+          workers: int | None, skip_bad_images: bool, no_progress: bool) -> None:
+    """Score your own images (files or folders): one CSV row per image, and a summary.
+
+    \b
+    Example:
+      gibench score --detector cnnspot --weights runs/X/train/latent-a/model.pt photos/
+    """
+    from gibench.engine.score import default_score_file
+    from gibench.engine.score import score as score_images
+
+    out = out or default_score_file()
+    table, summary = score_images(detector, weights, list(paths), input_size=input_size,
+                                  device=device, batch_size=batch_size, workers=workers,
+                                  skip_bad_images=skip_bad_images, progress=not no_progress,
+                                  out=out, disabled_plugins=_disabled(ctx))
+    click.echo(f"scored {summary['images']} images with {summary['detector']} at "
+               f"{summary['input_size']} px ({summary['size_from']}): "
+               f"{summary['predicted_fake']} predicted generated (score > 0.5), "
+               f"mean score {summary['mean_score']:.3f}")
+    for bad in summary["skipped"]:
+        click.echo(f"skipped {bad['path']}: {bad['reason']}")
+    click.echo(f"per-image scores: {out}")
 
 
 def _param_count(spec) -> str:

@@ -112,6 +112,10 @@ class Registry:
         known = list(self.entries.get(kind, {}))
         raise UnknownNameError(kind, name, known)
 
+    def has(self, kind: str, name: str) -> bool:
+        """Whether ``name`` (or an alias) is registered for ``kind``."""
+        return normalise(name) in self._keys.get(kind, {})
+
     def get(self, kind: str, name: str) -> Any:
         return self.entries[kind][self.resolve(kind, name)].spec
 

@@ -238,6 +238,22 @@ def index_split(subset_dir: Path, split: str, subset: str = "") -> ImageIndex:
     )
 
 
+def index_folder(folder: Path, label: int, subset: str = "", split: str = "") -> ImageIndex:
+    """Every image under ``folder`` (recursively), all with ``label`` — a user's own folder used
+    as a test subset, or images to score (whose label is unknown and ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LayoutError("not a folder", folder, "a folder of images",
+                          describe_folder(folder.parent) if folder.parent.is_dir() else "")
+    names = list_images(folder)
+    if not names:
+        raise LayoutError("no images in folder", folder,
+                          "image files (" + " ".join(sorted(IMAGE_EXTENSIONS)) + ", any case)",
+                          describe_folder(folder))
+    return ImageIndex(subset=subset, split=split, root=folder, paths=names,
+                      labels=np.full(len(names), label, dtype=np.uint8))
+
+
 def index_subset(root: Path, spec: SubsetSpec, split: str) -> ImageIndex:
     """Locate ``spec`` under ``root`` and index its ``split``."""
     return index_split(locate_subset(root, spec), split, subset=spec.name)

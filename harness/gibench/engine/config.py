@@ -19,6 +19,8 @@ class RunConfig:
     dataset: str | None = None  # inferred: "mini" without a data root, else "genimage"
     train_subset: str | None = None
     test_subsets: list[str] | None = None
+    #: a user's folders used as extra test subsets: name -> (folder, label 0 real / 1 fake)
+    subset_dirs: dict[str, tuple[Path, int]] = field(default_factory=dict)
     weights: Path | None = None
     pretrained: str | None = None  # None | "imagenet" | path to a backbone state dict
     epochs: int | None = None
@@ -35,7 +37,22 @@ class RunConfig:
     disabled_plugins: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        out["subset_dirs"] = {k: {"path": str(p), "label": lab}
+                              for k, (p, lab) in self.subset_dirs.items()}
+        return out
+
+
+def parse_subset_dir(value: str) -> tuple[str, Path, int]:
+    """``NAME=PATH:ai`` or ``NAME=PATH:nature`` → (name, folder, label)."""
+    from gibench.errors import GibenchError
+    from gibench.specs import LABEL_FOLDERS
+
+    name, sep, rest = value.partition("=")
+    path, colon, label = rest.rpartition(":")
+    if not sep or not colon or not name.strip() or not path or label not in LABEL_FOLDERS:
+        raise GibenchError(f"--subset-dir {value!r}: expected NAME=PATH:ai or NAME=PATH:nature")
+    return name.strip(), Path(path).expanduser(), LABEL_FOLDERS[label]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ import pandas as pd
 import torch
 
 from gibench.data.dataset import default_workers
-from gibench.data.layout import ImageIndex, index_subset, locate_subset, stratified_holdout
+from gibench.data.layout import (
+    ImageIndex,
+    index_folder,
+    index_subset,
+    locate_subset,
+    stratified_holdout,
+)
 from gibench.engine.config import Budget, RunConfig, budget_for
 from gibench.engine.device import Normalizer, resolve_device
 from gibench.engine.evaluate import predict
@@ -41,6 +47,16 @@ class TrainedModel:
     checkpoint: Path | None
     sha256: str | None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def load_detector(spec: DetectorSpec, path: Path, input_size: int, device: torch.device,
+                  pretrained: str | None = None) -> torch.nn.Module:
+    """Build ``spec`` at ``input_size`` and load the checkpoint at ``path`` strictly (through
+    the detector's converter for its authors' layouts); ready for inference on ``device``."""
+    model = spec.build(pretrained=pretrained, input_size=input_size)
+    state = spec.convert_state_dict(load_checkpoint(path))
+    load_state_into(model, state, str(path))
+    return model.to(device).to(memory_format=torch.channels_last).eval()
 
 
 class RunContext:
@@ -82,6 +98,10 @@ class RunContext:
 
     # -- names ---------------------------------------------------------------------------
     def subset_spec(self, name: str) -> SubsetSpec:
+        if name in self.config.subset_dirs:
+            folder, label = self.config.subset_dirs[name]
+            return SubsetSpec(name, name, "user folder", self.dataset, (str(folder),),
+                              description=f"{folder} (all {'fake' if label else 'real'})")
         spec = self.registry.subset(name)
         if spec.dataset != self.dataset:
             raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
@@ -104,31 +124,37 @@ class RunContext:
     def test_subsets(self) -> list[str]:
         if self.config.test_subsets:
             return [self.subset_spec(n).name for n in self.config.test_subsets]
-        return [s.name for s in self.registry.subsets(self.dataset)]
+        return [s.name for s in self.registry.subsets(self.dataset)] + list(
+            self.config.subset_dirs)
 
     def index(self, subset: str, split: str) -> ImageIndex:
         key = (subset, split)
         if key not in self._indexes:
             t = time.perf_counter()
-            self._indexes[key] = index_subset(self.data_root, self.subset_spec(subset), split)
+            if subset in self.config.subset_dirs:  # a user's folder: every split is the folder
+                folder, label = self.config.subset_dirs[subset]
+                self._indexes[key] = index_folder(folder, label, subset, split)
+            else:
+                self._indexes[key] = index_subset(self.data_root, self.subset_spec(subset),
+                                                  split)
             self._add_time("index", time.perf_counter() - t)
         return self._indexes[key]
 
     def check_available(self, subsets: list[str], splits: tuple[str, ...] = ("val",)) -> None:
         """Fail before any work when a needed subset folder is missing."""
         for name in subsets:
-            locate_subset(self.data_root, self.subset_spec(name))
+            if name in self.config.subset_dirs:
+                self.index(name, "val")  # fails now if the folder has no image
+            else:
+                locate_subset(self.data_root, self.subset_spec(name))
 
     # -- models --------------------------------------------------------------------------
     def _build(self) -> torch.nn.Module:
         return self.spec.build(pretrained=self.config.pretrained, input_size=self.input_size)
 
     def load_weights(self, path: Path) -> TrainedModel:
-        model = self._build()
-        raw = load_checkpoint(path)
-        state = self.spec.convert_state_dict(raw)
-        load_state_into(model, state, str(path))
-        model.to(self.device).to(memory_format=torch.channels_last).eval()
+        model = load_detector(self.spec, path, self.input_size, self.device,
+                              self.config.pretrained)
         return TrainedModel(model, None, Path(path), sha256_file(path))
 
     def model_for(self, train_subset: str | None) -> TrainedModel:

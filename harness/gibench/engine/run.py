@@ -159,6 +159,10 @@ def run_config(config: RunConfig) -> pd.DataFrame:
     if (run_dir / "run.json").exists():
         raise GibenchError(f"{run_dir} already holds a run; choose another --out")
     ctx = RunContext(config, registry, run_dir, data_root, dataset)
+    for name in config.subset_dirs:
+        if registry.has("subset", name):
+            raise GibenchError(f"--subset-dir name {name!r} is already a subset of "
+                               f"{registry.subset(name).dataset!r}; choose another name")
     for name in ([config.train_subset] if config.train_subset else []) + (
             config.test_subsets or []):
         ctx.subset_spec(name)  # unknown or foreign subset names fail now

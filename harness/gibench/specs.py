@@ -58,6 +58,7 @@ class Recipe:
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = 0.9
+    dampening: float = 0.0  # SGD only (AutoGAN trains with 0.9)
     schedule: str = "constant"
     patience: int = 5
     min_lr: float = 1e-6

@@ -64,7 +64,7 @@ def make_optimizer(recipe: Recipe, params, lr: float) -> torch.optim.Optimizer:
                                  weight_decay=recipe.weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum,
-                               weight_decay=recipe.weight_decay)
+                               dampening=recipe.dampening, weight_decay=recipe.weight_decay)
     raise GibenchError(f"recipe optimizer {recipe.optimizer!r} is not one of adam, adamw, sgd")
 
 

@@ -138,3 +138,21 @@ def test_weights_that_do_not_fit_are_refused_naming_keys(toy_plugin, toy_root, t
         gibench.evaluate("tinynet", path, data_root=toy_root, dataset="toy", progress=False,
                          out=tmp_path / "e")
     assert "missing keys" in str(err.value) and "unexpected keys: conv.weight" in str(err.value)
+
+
+def test_mini_budget_scales_only_fine_tuning_learning_rates():
+    from dataclasses import replace
+
+    from gibench.engine.config import MINI_SCRATCH_LR_SCALE, budget_for
+    from gibench.plugins import get_registry
+
+    cnnspot = get_registry().detector("cnnspot")
+    scratch_recipe = replace(cnnspot, recipe=replace(cnnspot.recipe, from_pretrained=False))
+    mini = budget_for("mini", cnnspot, pretrained=False)
+    assert (mini.input_size, mini.load_size, mini.lr_scale) == (64, 72, MINI_SCRATCH_LR_SCALE)
+    assert mini.epochs == 3 and "lr × 3" in mini.note
+    assert budget_for("mini", cnnspot, pretrained=True).lr_scale == 1.0
+    assert budget_for("mini", scratch_recipe, pretrained=False).lr_scale == 1.0
+    paper = budget_for("genimage", cnnspot, pretrained=False)
+    assert (paper.input_size, paper.load_size, paper.epochs, paper.lr_scale) == (
+        224, 256, cnnspot.recipe.epochs, 1.0)

@@ -62,6 +62,8 @@ class Recipe:
     schedule: str = "constant"
     patience: int = 5
     min_lr: float = 1e-6
+    #: whether the authors fine-tuned from ImageNet weights (their lr suits a pretrained start)
+    from_pretrained: bool = True
     notes: str = ""
 
 

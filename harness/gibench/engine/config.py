@@ -62,9 +62,10 @@ class Budget:
     On GenImage the budget is the recipe itself. On ``mini`` (72-px images, a laptop CPU, a few
     minutes) the engine runs every detector at 64 px (resize to 72, crop 64, the ratio of 256 to
     224), caps the epochs at 3, and — since no pretrained weights can be assumed offline — trains
-    from scratch with the recipe's learning rate × 3 (fine-tuning rates are too small to train a
-    network from random initialisation in three epochs; measured with CNNSpot on this mini
-    build: lr × 10 gave 76.2% on mini's own subset, × 3 gave 94.5%).
+    from scratch; a recipe whose lr was meant for fine-tuning ImageNet weights
+    (``Recipe.from_pretrained``) gets it × 3 (fine-tuning rates are too small to train a network
+    from random initialisation in three epochs; measured with CNNSpot on this mini build: lr × 10
+    gave 76.2% on mini's own subset, × 3 gave 94.5%).
     """
 
     input_size: int
@@ -83,8 +84,9 @@ def budget_for(dataset: str, spec: DetectorSpec, pretrained: bool) -> Budget:
     if dataset != "mini":
         return Budget(pre.input_size, pre.load_size, spec.recipe.epochs, 1.0,
                       "the detector's own recipe")
-    scale = 1.0 if pretrained else MINI_SCRATCH_LR_SCALE
+    # Only a fine-tuning lr is too small from scratch; recipes that train from scratch keep theirs.
+    scale = MINI_SCRATCH_LR_SCALE if spec.recipe.from_pretrained and not pretrained else 1.0
     return Budget(MINI_INPUT, MINI_LOAD, min(spec.recipe.epochs, MINI_EPOCHS), scale,
                   f"mini budget: {MINI_INPUT}-px input (resize {MINI_LOAD}), at most "
-                  f"{MINI_EPOCHS} epochs" + ("" if pretrained else
-                                             f", from scratch: lr × {scale:g}"))
+                  f"{MINI_EPOCHS} epochs" + (f", from scratch: the fine-tuning lr × {scale:g}"
+                                             if scale != 1.0 else ""))

@@ -23,6 +23,7 @@ SPEC = timm_detector(
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=5e-4 * 64 / 512, betas=(0.9, 0.999),
                   weight_decay=0.05, epochs=300, batch_size=64, schedule="cosine",
+                  from_pretrained=False,
                   notes="facebookresearch/deit: AdamW, lr 5e-4 x batch/512, wd 0.05, cosine, "
                         "300 epochs; no mixup/cutmix, smoothing, repeated aug or warm-up here"),
     aliases=("deit", "deit-small", "deit_small_patch16_224", "vit-s"),

@@ -23,7 +23,7 @@ SPEC = timm_detector(
     paper="He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.6, crop_pct=0.95,
     recipe=Recipe(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=2e-5, epochs=200,
-                  batch_size=64, schedule="cosine",
+                  batch_size=64, schedule="cosine", from_pretrained=False,
                   notes="GenImage README timm command: SGD (timm default, momentum 0.9, wd "
                         "2e-5), lr 0.05, cosine, 200 epochs, batch 64; no warm-up, JSD or "
                         "label smoothing here"),

@@ -32,6 +32,7 @@ SPEC = timm_detector(
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=1e-3 * 64 / 1024, betas=(0.9, 0.999),
                   weight_decay=0.05, epochs=300, batch_size=64, schedule="cosine",
+                  from_pretrained=False,
                   notes="microsoft/Swin-Transformer: AdamW, lr 1e-3 per 1024 images, wd 0.05, "
                         "cosine, 300 epochs; no mixup/cutmix, smoothing or warm-up here"),
     aliases=("swin", "swin-tiny", "swin_tiny_patch4_window7_224"),

@@ -26,13 +26,14 @@ def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
-def resize(size: int | None) -> ImageOp:
-    """Resize to ``size``×``size`` with bilinear resampling (CNNDetection's ``loadSize``)."""
+def resize(size: int | None,
+           resample: Image.Resampling = Image.Resampling.BILINEAR) -> ImageOp:
+    """Resize to ``size``×``size`` (bilinear by default: CNNDetection's ``loadSize``)."""
 
     def op(img: Image.Image, rng: random.Random) -> Image.Image:
         if size is None or img.size == (size, size):
             return img
-        return img.resize((size, size), Image.Resampling.BILINEAR)
+        return img.resize((size, size), resample)
 
     return op
 

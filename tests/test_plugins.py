@@ -127,7 +127,9 @@ def test_disable_plugin_by_name_and_by_environment(toy_plugin, monkeypatch):
     assert next(p for p in reg.plugins if p.name == "toy").status == "disabled"
     monkeypatch.setenv("GIBENCH_DISABLE_PLUGINS", "cnnspot, toy")
     reg = build_registry()
-    assert not reg.entries.get("detector")
+    detectors = reg.entries.get("detector", {})
+    assert "cnnspot" not in detectors and "tinynet" not in detectors
+    assert "resnet50" in detectors  # the other baselines' entry points still load
 
 
 def test_plugin_installed_with_pip_appears_in_gibench_list(tmp_path, monkeypatch):

@@ -85,6 +85,33 @@ def _isolated(tmp_path_factory, monkeypatch):
     clear_registry_cache()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tiny forward/backward passes: on a shared 2-core
+    machine, two OpenMP threads descheduled in turn made such steps 10-30x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def offline_torchvision(monkeypatch) -> str:
+    """torchvision weight downloads fail as offline (nothing is fetched); returns the hub dir
+    that an error message should name."""
+    import torch.hub
+    import torchvision.models._api as tv_api
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
+    return "/nonexistent-hub/checkpoints"
+
+
 @pytest.fixture
 def toy_plugin(tmp_path, monkeypatch) -> Path:
     """Install the toy plugin (distribution ``gibench-toy`` 1.2.3, entry point ``toy``)."""

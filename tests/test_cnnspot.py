@@ -252,22 +252,12 @@ def test_blur_sigma_scales_with_load_size(spec, captured, input_size, load_size,
     assert tuple(out.shape) == (3, input_size, input_size)
 
 
-def test_imagenet_weights_offline_name_the_file_to_place(monkeypatch):
-    import torch.hub
-
-    from gibench.errors import GibenchError
+def test_imagenet_weights_offline_name_the_file_to_place(offline_torchvision):
     from gibench_baselines import cnnspot
 
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-
-    import torchvision.models._api as tv_api
-
-    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)  # never downloads
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
     with pytest.raises(GibenchError) as err:
         cnnspot.build(pretrained="imagenet")
     message = str(err.value)
     assert "no network" in message  # the patched fetch was the one that failed
-    assert "resnet50-0676ba61.pth" in message and "/nonexistent-hub/checkpoints" in message
+    assert "resnet50-0676ba61.pth" in message and offline_torchvision in message
     assert "--pretrained PATH" in message

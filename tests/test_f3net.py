@@ -38,6 +38,8 @@ REFERENCE_TRAINABLE = 48_319_027
 REFERENCE_FROZEN = 537_212
 XCEPTION_BODY = 20_806_952
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _n_params(model):
     return sum(p.numel() for p in model.parameters())
@@ -47,14 +49,6 @@ def _mixblock_params(c):
     return 4 * (c * c + c) + 2 + 2 * (2 * c) + 2 * (2 * c)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine, two OpenMP threads that are descheduled
-    in turn make a 0.5-s forward+backward take 10 s; one thread keeps it under a second."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

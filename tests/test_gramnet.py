@@ -20,6 +20,8 @@ from tests.test_cnnspot import _noisy
 
 SPEC = gramnet.SPEC
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _n_params(model):
     return sum(p.numel() for p in model.parameters())
@@ -52,14 +54,6 @@ ORIGINAL_MODULES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a few shared cores, OpenMP threads spinning against other jobs
-    made a 64-px step 30× slower here (3 s instead of 0.1 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -336,20 +330,12 @@ def test_backbone_with_missing_key_is_refused(tmp_path):
     assert "missing keys: layer2.1.conv2.weight" in msg and str(path) in msg
 
 
-def test_imagenet_weights_offline_name_the_file_to_place(monkeypatch):
-    import torch.hub
-    import torchvision.models._api as tv_api
-
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-
-    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)  # never downloads
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
+def test_imagenet_weights_offline_name_the_file_to_place(offline_torchvision):
     with pytest.raises(GibenchError) as err:
         gramnet.build(pretrained="imagenet")
     message = str(err.value)
     assert "no network" in message
-    assert "resnet18-f37072fd.pth" in message and "/nonexistent-hub/checkpoints" in message
+    assert "resnet18-f37072fd.pth" in message and offline_torchvision in message
 
 
 def test_imagenet_weights_go_into_the_backbone(monkeypatch):

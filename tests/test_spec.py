@@ -25,15 +25,9 @@ REFERENCE_PARAMS = REFERENCE_PARAMS_TWO_CLASS - 513
 # float32 FFT (ours) vs float64 (numpy): measured max difference 7.5e-5 on features in [-1, 1].
 FEATURE_ATOL = 2e-4
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Batches of two tiny images: one intra-op thread is as fast, and on shared CPU cores
-    (CI, several test runs at once) several threads oversubscribe them and run 10-30× slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
 
 
 def _n_params(model):
@@ -264,20 +258,12 @@ def test_backbone_with_missing_key_is_refused(tmp_path):
     assert "layer2.1.conv2.weight" in str(info.value) and str(path) in str(info.value)
 
 
-def test_imagenet_weights_offline_name_the_file_to_place(monkeypatch):
-    import torch.hub
-    import torchvision.models._api as tv_api
-
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-
-    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
+def test_imagenet_weights_offline_name_the_file_to_place(offline_torchvision):
     with pytest.raises(GibenchError) as err:
         spec.build(pretrained="imagenet")
     message = str(err.value)
     assert "no network" in message and "resnet34-b627a593.pth" in message
-    assert "/nonexistent-hub/checkpoints" in message
+    assert offline_torchvision in message
 
 
 # --------------------------------------------------------------------------- checkpoints

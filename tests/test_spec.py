@@ -359,7 +359,7 @@ def _pil(w=100, h=80, seed=12):
 
 def test_transforms_give_uint8_crops_from_a_non_square_image():
     img = _pil()
-    for make in (spec.make_train, spec.make_eval):
+    for make in (spec.make_train, spec.SPEC.preprocess.make_eval):
         out = make(64, 72)(img, random.Random(0))
         assert out.dtype == torch.uint8 and tuple(out.shape) == (3, 64, 64)
 
@@ -383,7 +383,7 @@ def test_train_transform_is_seeded_random_crop_without_flip():
 @pytest.mark.parametrize(("input_size", "load_size", "offset"), [(64, 72, 4), (224, 256, 16)])
 def test_eval_transform_is_resize_then_centre_crop(input_size, load_size, offset):
     img = _pil(300, 260)
-    out = spec.make_eval(input_size, load_size)(img, random.Random(99))
+    out = spec.SPEC.preprocess.make_eval(input_size, load_size)(img, random.Random(99))
     loaded = np.asarray(img.resize((load_size, load_size), Image.Resampling.BILINEAR))
     crop = loaded[offset:offset + input_size, offset:offset + input_size]  # [16:240] at 256
     np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), crop)

@@ -38,11 +38,11 @@ from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     blur_jpeg_augment,
-    center_crop,
     compose,
     hflip,
     random_crop,
     resize,
+    resize_center_crop,
 )
 from gibench_baselines.weights import download_or_explain, load_backbone, strip_prefixes
 
@@ -91,10 +91,6 @@ def make_train(input_size: int, load_size: int | None):
                    random_crop(input_size), hflip(0.5))
 
 
-def make_eval(input_size: int, load_size: int | None):
-    return compose(resize(load_size), center_crop(input_size))
-
-
 SPEC = DetectorSpec(
     name=NAME,
     paper="Wang et al., CNN-generated images are surprisingly easy to spot... for now, "
@@ -102,7 +98,7 @@ SPEC = DetectorSpec(
     build=build,
     preprocess=Preprocess(
         input_size=224, load_size=256, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-        make_train=make_train, make_eval=make_eval,
+        make_train=make_train, make_eval=resize_center_crop,
         description="train: resize 256, blur σ~U[0,3] (p 0.5), JPEG q 30-100 (p 0.5), "
                     "random crop 224, flip; eval: resize 256, centre crop 224",
     ),

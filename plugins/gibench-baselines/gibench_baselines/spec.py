@@ -66,7 +66,7 @@ from torch import nn
 
 from gibench.hookspecs import hookimpl
 from gibench.specs import DetectorSpec, Preprocess, Recipe
-from gibench_baselines.transforms import center_crop, compose, random_crop, resize
+from gibench_baselines.transforms import compose, random_crop, resize, resize_center_crop
 from gibench_baselines.weights import download_or_explain, load_backbone, strip_prefixes
 
 NAME = "spec"
@@ -222,11 +222,6 @@ def make_train(input_size: int, load_size: int | None):
     return compose(resize(load_size), random_crop(input_size))
 
 
-def make_eval(input_size: int, load_size: int | None):
-    """Resize to ``load_size``, centre crop (``[16:240]`` of 256 at the paper's size)."""
-    return compose(resize(load_size), center_crop(input_size))
-
-
 SPEC = DetectorSpec(
     name=NAME,
     paper="Zhang, Karaman, Chang, Detecting and Simulating Artifacts in GAN Fake Images, "
@@ -234,7 +229,7 @@ SPEC = DetectorSpec(
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=LOAD_SIZE, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-        make_train=make_train, make_eval=make_eval,
+        make_train=make_train, make_eval=resize_center_crop,  # [16:240] at 256
         description="train: resize 256, random crop 224 (no flip); eval: resize 256, centre "
                     "crop 224; the model takes the [0,1] batch and computes the per-channel "
                     "log-amplitude spectrum on the device",

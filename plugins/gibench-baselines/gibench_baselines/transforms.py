@@ -120,3 +120,8 @@ def compose(*ops: ImageOp) -> Callable[[Image.Image, random.Random], torch.Tenso
         return to_uint8_tensor(img)
 
     return transform
+
+
+def resize_center_crop(input_size: int, load_size: int | None):
+    """The common evaluation transform: resize to ``load_size`` (bilinear), centre crop."""
+    return compose(resize(load_size), center_crop(input_size))

@@ -8,7 +8,7 @@ per-image scores, the bad files and the timings that the run directory records.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ class TrainedModel:
     train_subset: str | None  # None: loaded weights, trained elsewhere
     checkpoint: Path | None
     sha256: str | None
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def load_detector(spec: DetectorSpec, path: Path, input_size: int, device: torch.device,
@@ -140,7 +139,7 @@ class RunContext:
             self._add_time("index", time.perf_counter() - t)
         return self._indexes[key]
 
-    def check_available(self, subsets: list[str], splits: tuple[str, ...] = ("val",)) -> None:
+    def check_available(self, subsets: list[str]) -> None:
         """Fail before any work when a needed subset folder is missing."""
         for name in subsets:
             if name in self.config.subset_dirs:
@@ -190,8 +189,8 @@ class RunContext:
             "checkpoint": str(ckpt.relative_to(self.run_dir)), "sha256": sha256_file(ckpt),
             "stopped_early": result.stopped_early,
         }
-        trained = TrainedModel(model.eval(), train_subset, ckpt, self.trainings[train_subset]
-                               ["sha256"], self.trainings[train_subset])
+        trained = TrainedModel(model.eval(), train_subset, ckpt,
+                               self.trainings[train_subset]["sha256"])
         self._models[train_subset] = trained
         return trained
 

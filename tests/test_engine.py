@@ -156,3 +156,21 @@ def test_mini_budget_scales_only_fine_tuning_learning_rates():
     paper = budget_for("genimage", cnnspot, pretrained=False)
     assert (paper.input_size, paper.load_size, paper.epochs, paper.lr_scale) == (
         224, 256, cnnspot.recipe.epochs, 1.0)
+
+
+def test_warmup_then_cosine_like_timm():
+    from gibench.engine.train import scheduled_lr
+    from gibench.specs import Recipe
+
+    recipe = Recipe(optimizer="sgd", lr=0.05, epochs=200, batch_size=64, schedule="cosine",
+                    warmup_epochs=3, warmup_lr=1e-4)
+    lrs = [scheduled_lr(recipe, 0.05, s, 1000, 15) for s in range(1000)]
+    assert lrs[0] == pytest.approx(1e-4)
+    assert all(a < b for a, b in zip(lrs[:15], lrs[1:16], strict=True))  # rising warm-up
+    assert lrs[15] == pytest.approx(0.5 * 0.05 * (1 + np.cos(np.pi * 15 / 1000)))
+    assert lrs[999] < 1e-6 and max(lrs) <= 0.05
+    constant = Recipe(optimizer="adam", lr=1e-3, epochs=10, batch_size=8,
+                      warmup_epochs=1, warmup_lr=0.0)
+    assert scheduled_lr(constant, 1e-3, 0, 100, 10) == 0.0
+    assert scheduled_lr(constant, 1e-3, 10, 100, 10) == 1e-3
+    assert scheduled_lr(constant, 1e-3, 50, 100, 10) is None  # left to the plateau logic

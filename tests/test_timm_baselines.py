@@ -131,6 +131,10 @@ def test_recipes_are_the_published_ones():
     assert (deit.optimizer, deit.weight_decay, deit.schedule) == ("adamw", 0.05, "cosine")
     assert deit.lr == pytest.approx(5e-4 * deit.batch_size / 512)
     assert swin.lr == pytest.approx(1e-3 * swin.batch_size / 1024)
+    assert (r50.warmup_epochs, r50.warmup_lr) == (3, 1e-4)  # timm's train.py defaults
+    assert (deit.warmup_epochs, deit.warmup_lr) == (5, 1e-6)
+    assert swin.warmup_epochs == 20
+    assert not (r50.from_pretrained or deit.from_pretrained or swin.from_pretrained)
 
 
 def test_rand_augment_survives_every_magnitude():

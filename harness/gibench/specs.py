@@ -62,6 +62,9 @@ class Recipe:
     schedule: str = "constant"
     patience: int = 5
     min_lr: float = 1e-6
+    #: linear warm-up from ``warmup_lr`` over this many epochs (timm/DeiT/Swin recipes)
+    warmup_epochs: float = 0.0
+    warmup_lr: float = 0.0
     #: whether the authors fine-tuned from ImageNet weights (their lr suits a pretrained start)
     from_pretrained: bool = True
     notes: str = ""

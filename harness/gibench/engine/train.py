@@ -68,6 +68,22 @@ def make_optimizer(recipe: Recipe, params, lr: float) -> torch.optim.Optimizer:
     raise GibenchError(f"recipe optimizer {recipe.optimizer!r} is not one of adam, adamw, sgd")
 
 
+def scheduled_lr(recipe: Recipe, base_lr: float, step: int, total_steps: int,
+                 warmup_steps: int) -> float | None:
+    """The lr at ``step`` for per-step schedules (warm-up, cosine), ``None`` to leave it.
+
+    As timm's schedulers: a linear warm-up from ``recipe.warmup_lr`` to ``base_lr`` over
+    ``warmup_steps``, and a cosine from ``base_lr`` to 0 over all ``total_steps``.
+    """
+    if step < warmup_steps:
+        return recipe.warmup_lr + (base_lr - recipe.warmup_lr) * step / warmup_steps
+    if recipe.schedule == "cosine":
+        return 0.5 * base_lr * (1 + math.cos(math.pi * step / total_steps))
+    if warmup_steps and step == warmup_steps:
+        return base_lr
+    return None
+
+
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
@@ -89,6 +105,8 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
                          drop_last=len(train_index) > config.batch_size)
     steps_per_epoch = max(1, len(loader))
     total_steps = steps_per_epoch * config.epochs
+    # The warm-up keeps its share of the recipe's epochs when the budget shortens training.
+    warmup_steps = round(recipe.warmup_epochs / max(recipe.epochs, 1) * total_steps)
     lr = config.lr
     best_key, best_state, best_epoch, best_metrics = (-math.inf, 0.0), None, -1, {}
     since_best = 0
@@ -107,8 +125,9 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             result.bad.extend((train_index.paths[i], r) for i, r in batch.bad)
             if batch.images.shape[0] == 0:
                 continue
-            if recipe.schedule == "cosine":
-                _set_lr(opt, 0.5 * config.lr * (1 + math.cos(math.pi * step / total_steps)))
+            new_lr = scheduled_lr(recipe, config.lr, step, total_steps, warmup_steps)
+            if new_lr is not None:
+                _set_lr(opt, new_lr)
             x = normalizer(batch.images.to(device, non_blocking=True))
             y = batch.labels.to(device, non_blocking=True).float()
             with autocast(device):

@@ -7,8 +7,9 @@ Recipe: the GenImage README's timm command (timm 0.6.12) —
 --num-classes 2 -b 64`` — with timm's defaults for what it leaves out: SGD with Nesterov momentum
 0.9, weight decay 2e-5, 224-px RandomResizedCrop, flip. Evaluation uses timm's ``resnet50``
 config: bicubic resize to 235 (crop_pct 0.95), centre crop 224. ImageNet normalisation.
-Not reproduced: ``--aug-splits 3 --jsd`` (AugMix consistency over three views), the warm-up
-epochs and label smoothing (see :mod:`gibench_baselines.timm_recipe`).
+timm's default warm-up (3 epochs, linear from 1e-4) is kept. Not reproduced: ``--aug-splits 3
+--jsd`` (AugMix consistency over three views) and label smoothing (see
+:mod:`gibench_baselines.timm_recipe`).
 At mini size it runs at 64 px (the network is fully convolutional).
 """
 
@@ -24,9 +25,10 @@ SPEC = timm_detector(
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.6, crop_pct=0.95,
     recipe=Recipe(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=2e-5, epochs=200,
                   batch_size=64, schedule="cosine", from_pretrained=False,
+                  warmup_epochs=3, warmup_lr=1e-4,
                   notes="GenImage README timm command: SGD (timm default, momentum 0.9, wd "
-                        "2e-5), lr 0.05, cosine, 200 epochs, batch 64; no warm-up, JSD or "
-                        "label smoothing here"),
+                        "2e-5), lr 0.05, cosine, 200 epochs, batch 64, timm's default warm-up "
+                        "(3 epochs from 1e-4); no JSD or label smoothing here"),
     aliases=("resnet-50", "r50"),
     description="ResNet-50 binary classifier (timm)",
     mini_notes="64-px input, same architecture (fully convolutional)",

@@ -5,8 +5,9 @@ Windows", ICCV 2021 (microsoft/Swin-Transformer): timm's ``swin_tiny_patch4_wind
 Recipe (Swin-Transformer ``config.py`` / ``swin_tiny_patch4_window7_224.yaml``; the GenImage
 paper does not publish its own): AdamW, lr 1e-3 for batch 1024 (6.25e-5 at batch 64), weight
 decay 0.05, cosine schedule, 300 epochs, RandAugment ``rand-m9-mstd0.5-inc1``, random erasing
-0.25, bicubic evaluation resize 256 → centre crop 224. Not reproduced: mixup/cutmix, label
-smoothing, the 20 warm-up epochs (see :mod:`gibench_baselines.timm_recipe`).
+0.25, bicubic evaluation resize 256 → centre crop 224, 20 warm-up epochs from 5e-7 (per 512
+images). Not reproduced: mixup/cutmix and label smoothing (see
+:mod:`gibench_baselines.timm_recipe`).
 At another input size the window must divide the feature maps: at 64 px the stages are 16, 8,
 4 and 2 tokens wide, so the window is 4 (timm shrinks it to 2, unshifted, in the last stage).
 """
@@ -32,9 +33,10 @@ SPEC = timm_detector(
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=1e-3 * 64 / 1024, betas=(0.9, 0.999),
                   weight_decay=0.05, epochs=300, batch_size=64, schedule="cosine",
-                  from_pretrained=False,
+                  from_pretrained=False, warmup_epochs=20, warmup_lr=5e-7 * 64 / 512,
                   notes="microsoft/Swin-Transformer: AdamW, lr 1e-3 per 1024 images, wd 0.05, "
-                        "cosine, 300 epochs; no mixup/cutmix, smoothing or warm-up here"),
+                        "cosine, 300 epochs, 20 warm-up epochs from 5e-7 per 512 images; no "
+                        "mixup/cutmix or smoothing here"),
     aliases=("swin", "swin-tiny", "swin_tiny_patch4_window7_224"),
     description="Swin-Tiny hierarchical vision transformer (timm)",
     mini_notes="64-px input: feature maps 16/8/4/2, window 4 (2 in the last stage)",

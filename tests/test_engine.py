@@ -174,3 +174,27 @@ def test_warmup_then_cosine_like_timm():
     assert scheduled_lr(constant, 1e-3, 0, 100, 10) == 0.0
     assert scheduled_lr(constant, 1e-3, 10, 100, 10) == 1e-3
     assert scheduled_lr(constant, 1e-3, 50, 100, 10) is None  # left to the plateau logic
+
+
+def test_git_state_names_the_commit_and_flags_uncommitted_changes(tmp_path, monkeypatch):
+    import subprocess
+
+    import gibench.engine.run as run_module
+
+    repo = tmp_path / "repo"
+    package = repo / "gibench"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("x = 1\n")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, env={**env, "PATH": "/usr/bin:/bin"})
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    monkeypatch.setattr(run_module.gibench, "__file__", str(package / "__init__.py"))
+    assert run_module.git_state() == head
+    (package / "__init__.py").write_text("x = 2\n")
+    assert run_module.git_state() == head + "+dirty"
+    monkeypatch.setattr(run_module.gibench, "__file__", str(tmp_path / "elsewhere" / "g.py"))
+    (tmp_path / "elsewhere").mkdir()
+    assert run_module.git_state() is None

@@ -33,13 +33,23 @@ from gibench.outputs import atomic_write_csv, atomic_write_json, atomic_write_te
 from gibench.plugins import Registry, get_registry
 
 
-def _git_hash() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(gibench.__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
+def git_state() -> str | None:
+    """The commit of the gibench checkout running, ``+dirty`` with uncommitted changes; ``None``
+    outside a git checkout. Taken once, when a run starts: the code that runs is what was
+    imported then, whatever is committed while it runs."""
+    def git(*args: str) -> subprocess.CompletedProcess | None:
+        try:
+            return subprocess.run(["git", *args], cwd=Path(gibench.__file__).parent,
+                                  capture_output=True, text=True, timeout=5, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "HEAD")
+    if head is None or head.returncode != 0 or not head.stdout.strip():
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    dirty = status is not None and status.returncode == 0 and status.stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
 def _device_info(device: torch.device) -> dict[str, Any]:
@@ -91,7 +101,7 @@ def default_run_dir(config: RunConfig, registry: Registry) -> Path:
     return Path("runs") / f"{stamp}-{det}-{suite}"
 
 
-def _record(ctx: RunContext, status: str, started: float) -> dict[str, Any]:
+def _record(ctx: RunContext, status: str, started: float, git: str | None) -> dict[str, Any]:
     n_images = sum(r["n_real"] + r["n_fake"] for r in ctx.rows)
     eval_s = ctx.timings.get("eval", 0.0)
     return {
@@ -111,7 +121,7 @@ def _record(ctx: RunContext, status: str, started: float) -> dict[str, Any]:
         },
         "seed": ctx.config.seed,
         "versions": versions(ctx.registry),
-        "git": _git_hash(),
+        "git": git,
         "device": _device_info(ctx.device),
         "weights": ({"path": str(ctx.config.weights),
                      "sha256": sha256_file(Path(ctx.config.weights))}
@@ -139,6 +149,7 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
 
 def run_config(config: RunConfig) -> pd.DataFrame:
     started = time.perf_counter()
+    git = git_state()
     registry = get_registry(config.disabled_plugins)
     registry.detector(config.detector)  # fail on unknown names before any work
     suite_spec = registry.suite(config.suite)
@@ -167,7 +178,7 @@ def run_config(config: RunConfig) -> pd.DataFrame:
             config.test_subsets or []):
         ctx.subset_spec(name)  # unknown or foreign subset names fail now
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "run.json", _record(ctx, "running", started))
+    atomic_write_json(run_dir / "run.json", _record(ctx, "running", started, git))
     registry.pm.hook.gibench_run_started(run_dir=run_dir, config=config.to_dict())
     status = "failed"
     try:
@@ -183,7 +194,7 @@ def run_config(config: RunConfig) -> pd.DataFrame:
         if len(results):
             atomic_write_text(run_dir / "results.md",
                               ctx.suite.render(results, registry.all("subset")))
-        atomic_write_json(run_dir / "run.json", _record(ctx, status, started))
+        atomic_write_json(run_dir / "run.json", _record(ctx, status, started, git))
     try:
         registry.pm.hook.gibench_run_finished(run_dir=run_dir, results=results)
     except Exception as exc:  # a reporter plugin must not fail a finished run

@@ -61,9 +61,9 @@ def build(pretrained: str | Path | None = None, input_size: int = 224) -> nn.Mod
         if pretrained is not None:
             load_backbone(model, pretrained, skip_prefixes=("fc.",))
     model.fc = nn.Linear(model.fc.in_features, 1)
-    # CNNDetection initialises the new head with N(0, 0.02), bias 0.
+    # CNNDetection (networks/trainer.py) draws the new head's weight from N(0, init_gain = 0.02)
+    # and leaves its bias at nn.Linear's default, U(-1/sqrt(2048), 1/sqrt(2048)).
     nn.init.normal_(model.fc.weight, 0.0, 0.02)
-    nn.init.zeros_(model.fc.bias)
     return model
 
 

@@ -112,6 +112,23 @@ def offline_torchvision(monkeypatch) -> str:
     return "/nonexistent-hub/checkpoints"
 
 
+def write_backbone_file(tmp_path: Path, arch: str, seed: int, drop: str | None = None,
+                        prefix: str = ""):
+    """A torchvision ``arch`` with its 1000-class fc, saved as torchvision's ImageNet files are
+    (optionally without key ``drop``, keys prefixed): returns (that model, the file)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(seed)
+    ref = getattr(torchvision.models, arch)()
+    state = ref.state_dict()
+    if drop:
+        del state[drop]
+    path = tmp_path / f"{arch}-backbone.pth"
+    torch.save({f"{prefix}{k}": v for k, v in state.items()}, path)
+    return ref, path
+
+
 @pytest.fixture
 def toy_plugin(tmp_path, monkeypatch) -> Path:
     """Install the toy plugin (distribution ``gibench-toy`` 1.2.3, entry point ``toy``)."""

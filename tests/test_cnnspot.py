@@ -16,6 +16,7 @@ from gibench.outputs import load_checkpoint, load_state_into
 from gibench.plugins import get_registry
 from gibench_baselines import cnnspot
 from gibench_baselines.transforms import blur_jpeg_augment
+from tests.conftest import write_backbone_file
 
 # torchvision resnet50 with fc 2048→1. shared/reference/baselines.md gives 23.51 M for timm's
 # resnet50 with a 1-logit head, measured with timm 1.0.31; the two architectures agree.
@@ -123,14 +124,7 @@ def test_two_logit_checkpoint_is_refused_naming_fc(spec, tmp_path):
 
 
 def _backbone_file(tmp_path, drop=None, prefix=""):
-    torch.manual_seed(2)
-    ref = torchvision.models.resnet50()  # 1000-class fc, as torchvision's ImageNet file
-    state = ref.state_dict()
-    if drop:
-        del state[drop]
-    path = tmp_path / "resnet50-backbone.pth"
-    torch.save({f"{prefix}{k}": v for k, v in state.items()}, path)
-    return ref, path
+    return write_backbone_file(tmp_path, "resnet50", 2, drop, prefix)
 
 
 @pytest.mark.parametrize("prefix", ["", "module."])

@@ -16,6 +16,7 @@ from gibench.engine.device import Normalizer
 from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
 from gibench_baselines import gramnet
+from tests.conftest import write_backbone_file
 from tests.test_cnnspot import _noisy
 
 SPEC = gramnet.SPEC
@@ -297,14 +298,7 @@ def test_a_plain_resnet18_is_not_a_gramnet_checkpoint(tmp_path):
 
 
 def _backbone_file(tmp_path, drop=None, prefix=""):
-    torch.manual_seed(5)
-    ref = torchvision.models.resnet18()  # 1000-class fc, as torchvision's ImageNet file
-    state = ref.state_dict()
-    if drop:
-        del state[drop]
-    path = tmp_path / "resnet18-backbone.pth"
-    torch.save({f"{prefix}{k}": v for k, v in state.items()}, path)
-    return ref, path
+    return write_backbone_file(tmp_path, "resnet18", 5, drop, prefix)
 
 
 @pytest.mark.parametrize("prefix", ["", "module."])

@@ -16,6 +16,7 @@ from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
 from gibench.plugins import get_registry
 from gibench_baselines import spec
+from tests.conftest import write_backbone_file
 
 # GAN_Detection_Train.py builds torchvision's resnet34 with fc = nn.Linear(512, 2):
 # 21,285,698 parameters (counted with torchvision 0.29: resnet34(num_classes=2)). With one logit
@@ -26,8 +27,6 @@ REFERENCE_PARAMS = REFERENCE_PARAMS_TWO_CLASS - 513
 FEATURE_ATOL = 2e-4
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 
 
 def _n_params(model):
@@ -232,15 +231,8 @@ def test_random_init_zeroes_last_bn_of_each_block():
 # --------------------------------------------------------------------------- backbone weights
 
 
-def _backbone_file(tmp_path, drop=None):
-    torch.manual_seed(2)
-    ref = torchvision.models.resnet34()  # 1000-class fc, like torchvision's ImageNet file
-    state = ref.state_dict()
-    if drop:
-        del state[drop]
-    path = tmp_path / "resnet34-backbone.pth"
-    torch.save(state, path)
-    return ref, path
+def _backbone_file(tmp_path, drop=None, prefix=""):
+    return write_backbone_file(tmp_path, "resnet34", 2, drop, prefix)
 
 
 def test_build_from_local_backbone(tmp_path):

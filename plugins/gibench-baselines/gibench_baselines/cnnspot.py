@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 from gibench.hookspecs import hookimpl
@@ -44,23 +43,14 @@ from gibench_baselines.transforms import (
     resize,
     resize_center_crop,
 )
-from gibench_baselines.weights import download_or_explain, load_backbone, strip_prefixes
+from gibench_baselines.weights import strip_prefixes, torchvision_resnet
 
 NAME = "cnnspot"
 
 
 def build(pretrained: str | Path | None = None, input_size: int = 224) -> nn.Module:
     """ResNet-50 with a one-logit ``fc``; see the module docstring for ``pretrained``."""
-    if pretrained == "imagenet":
-        weights = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
-        model = download_or_explain(lambda: torchvision.models.resnet50(weights=weights),
-                                    weights.url.rsplit("/", 1)[-1],
-                                    "ImageNet weights of torchvision's ResNet-50")
-    else:
-        model = torchvision.models.resnet50(weights=None, zero_init_residual=pretrained is None)
-        if pretrained is not None:
-            load_backbone(model, pretrained, skip_prefixes=("fc.",))
-    model.fc = nn.Linear(model.fc.in_features, 1)
+    model = torchvision_resnet("resnet50", pretrained)
     # CNNDetection (networks/trainer.py) draws the new head's weight from N(0, init_gain = 0.02)
     # and leaves its bias at nn.Linear's default, U(-1/sqrt(2048), 1/sqrt(2048)).
     nn.init.normal_(model.fc.weight, 0.0, 0.02)

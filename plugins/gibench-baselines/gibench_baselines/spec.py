@@ -61,13 +61,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 from gibench.hookspecs import hookimpl
 from gibench.specs import DetectorSpec, Preprocess, Recipe
 from gibench_baselines.transforms import compose, random_crop, resize, resize_center_crop
-from gibench_baselines.weights import download_or_explain, load_backbone, strip_prefixes
+from gibench_baselines.weights import strip_prefixes, torchvision_resnet
 
 NAME = "spec"
 
@@ -175,17 +174,7 @@ def build(pretrained: str | Path | None = None, input_size: int = INPUT_SIZE,
     """Spectrum → ResNet-34 → one logit; ``input_size`` only matters through the input."""
     if band not in BANDS:
         raise ValueError(f"band {band!r} is not one of {', '.join(BANDS)}")
-    if pretrained == "imagenet":
-        weights = torchvision.models.ResNet34_Weights.IMAGENET1K_V1
-        backbone = download_or_explain(lambda: torchvision.models.resnet34(weights=weights),
-                                       weights.url.rsplit("/", 1)[-1],
-                                       "ImageNet weights of torchvision's ResNet-34")
-    else:
-        backbone = torchvision.models.resnet34(weights=None,
-                                               zero_init_residual=pretrained is None)
-        if pretrained is not None:
-            load_backbone(backbone, pretrained, skip_prefixes=("fc.",))
-    backbone.fc = nn.Linear(backbone.fc.in_features, 1)  # default init, as AutoGAN's Linear
+    backbone = torchvision_resnet("resnet34", pretrained)  # default fc init, as AutoGAN's
     return SpectrumResNet(backbone, band=band)
 
 

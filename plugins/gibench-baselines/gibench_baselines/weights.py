@@ -70,3 +70,27 @@ def two_class_to_logit(state: Mapping[str, torch.Tensor], weight: str, bias: str
         if bias in out:
             out[bias] = (out[bias][fake_index] - out[bias][real_index]).unsqueeze(0)
     return out
+
+
+def torchvision_resnet(arch: str, pretrained: str | Path | None) -> nn.Module:
+    """A torchvision ResNet (``resnet34``, ``resnet50``...) with a fresh one-logit ``fc``.
+
+    ``pretrained``: ``"imagenet"`` downloads torchvision's IMAGENET1K_V1 weights (offline: an
+    error naming the file to place), a path loads a local backbone state dict strictly
+    (classifier excepted), ``None`` initialises at random with the last BatchNorm of every
+    residual block zero-initialised (Goyal et al. 2017), so it trains from scratch quickly.
+    """
+    import torchvision
+
+    builder = getattr(torchvision.models, arch)
+    if pretrained == "imagenet":
+        weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+        model = download_or_explain(lambda: builder(weights=weights),
+                                    weights.url.rsplit("/", 1)[-1],
+                                    f"ImageNet weights of torchvision's {arch}")
+    else:
+        model = builder(weights=None, zero_init_residual=pretrained is None)
+        if pretrained is not None:
+            load_backbone(model, pretrained, skip_prefixes=("fc.",))
+    model.fc = nn.Linear(model.fc.in_features, 1)
+    return model

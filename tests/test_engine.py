@@ -198,3 +198,18 @@ def test_git_state_names_the_commit_and_flags_uncommitted_changes(tmp_path, monk
     monkeypatch.setattr(run_module.gibench, "__file__", str(tmp_path / "elsewhere" / "g.py"))
     (tmp_path / "elsewhere").mkdir()
     assert run_module.git_state() is None
+
+
+def test_matrix_suite_trains_on_each_subset_and_tests_on_each(toy_plugin, toy_root, tmp_path):
+    results = gibench.run("tinynet", "matrix", data_root=toy_root, dataset="toy", device="cpu",
+                          workers=0, progress=False, out=tmp_path / "run", epochs=2)
+    pairs = list(zip(results["train_subset"], results["test_subset"], strict=True))
+    assert pairs == [("toy-a", "toy-a"), ("toy-a", "toy-b"), ("toy-b", "toy-a"),
+                     ("toy-b", "toy-b")]
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert set(record["training"]) == {"toy-a", "toy-b"}
+    assert (tmp_path / "run" / "train" / "toy-b" / "model.pt").is_file()
+    md = (tmp_path / "run" / "results.md").read_text()
+    # Table 4's row: per test subset, the mean over the two training subsets
+    mean_a = results[results["test_subset"] == "toy-a"]["acc"].mean()
+    assert "mean over 2 training subsets" in md and f"{mean_a:.1f}" in md

@@ -83,6 +83,11 @@ def _run_options(f):
         click.option("--subset-dir", "subset_dirs", multiple=True, metavar="NAME=PATH:ai|nature",
                      help="Use a folder of your own images as an extra test subset, all real "
                           "(nature) or all generated (ai); repeatable."),
+        click.option("--degradation", "degradations", multiple=True, metavar="NAME:STRENGTH",
+                     help="Also evaluate under this degradation, applied at the images' native "
+                          "resolution (e.g. jpeg:65, blur:3, lowres:112; repeatable; gibench "
+                          "list degradations). For --suite degraded / robustness: the settings "
+                          "/ the degradations to sweep instead of the paper's."),
         click.option("--no-progress", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -100,10 +105,15 @@ def _start(ctx: click.Context, kw: dict) -> None:
     from gibench.engine.run import default_run_dir, run_config
 
     kw["test_subsets"] = _subset_list(kw["test_subsets"])
+    kw["degradations"] = list(kw["degradations"])
     kw["progress"] = not kw.pop("no_progress")
     kw["subset_dirs"] = {name: (path, label) for name, path, label in
                          map(parse_subset_dir, kw["subset_dirs"])}
-    config = RunConfig(disabled_plugins=_disabled(ctx), **kw)
+    import shlex
+    import sys
+
+    command = shlex.join(["gibench", *sys.argv[1:]])
+    config = RunConfig(disabled_plugins=_disabled(ctx), command=command, **kw)
     if config.out is None:
         config.out = default_run_dir(config, _registry(ctx))
     run_config(config)
@@ -217,6 +227,10 @@ def _param_count(spec) -> str:
     return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M"
 
 
+def _values(values) -> str:
+    return ", ".join(f"{v:g}" for v in values) or "-"
+
+
 @main.command("list")
 @click.argument("kind", required=False, type=click.Choice(_KINDS))
 @click.pass_context
@@ -239,10 +253,16 @@ def list_(ctx: click.Context, kind: str | None) -> None:
                              entry.plugin])
             elif single == "subset":
                 rows.append([name, s.display_name, s.dataset, s.family, aliases])
+            elif single == "degradation":
+                rows.append([name, s.parameter, _values(s.paper_settings),
+                             _values((s.default,) if s.default is not None else ()),
+                             _values(getattr(s, "sweep", ())), s.description, entry.plugin])
             else:
                 rows.append([name, s.description, entry.plugin])
         headers = {"detector": ["name", "paper", "input", "parameters", "plugin"],
-                   "subset": ["name", "display name", "dataset", "family", "aliases"]}.get(
+                   "subset": ["name", "display name", "dataset", "family", "aliases"],
+                   "degradation": ["name", "parameter", "paper", "default", "sweep",
+                                   "description", "plugin"]}.get(
             single, ["name", "description", "plugin"])
         click.echo(tabulate(rows, headers=headers, tablefmt="simple"))
         click.echo()
@@ -303,6 +323,8 @@ def data_mini(seed: int) -> None:
     from gibench.data.mini import ensure_mini
 
     click.echo(ensure_mini(seed=seed))
+
+
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gibench.builtin.genimage",
     "gibench.builtin.mini",
     "gibench.builtin.suites",
+    "gibench.builtin.robustness",
+    "gibench.degradations",
 )
 ENTRY_POINT_GROUP = "gibench"
 DISABLE_ENV = "GIBENCH_DISABLE_PLUGINS"

@@ -126,6 +126,10 @@ class DegradationSpec:
     (``seeds`` holds one int64 per sample, derived from the base seed and the sample index).
     ``reference(image, strength, seed)`` is the CPU implementation (PIL / libjpeg) that tests
     compare ``apply`` against.
+    ``parameter`` names the strength (``quality``, ``sigma``...); ``paper_settings`` are the
+    strengths the paper reports; ``sweep`` the strengths a robustness sweep uses, in the order
+    a table shows them; ``default`` the strength a bare name means (``jpeg`` for ``jpeg:65``),
+    or ``None`` when a strength must be given.
     """
 
     name: str
@@ -135,6 +139,8 @@ class DegradationSpec:
     parameter: str = "strength"
     paper_settings: tuple[float, ...] = ()
     aliases: tuple[str, ...] = ()
+    sweep: tuple[float, ...] = ()
+    default: float | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,17 @@ from gibench.specs import SubsetSpec, SuiteSpec
 from gibench.tables import detail_table, pivot_table
 
 
+def evaluate_subset(ctx, trained, subset: str) -> None:
+    """Clean evaluation of ``subset``; with ``--degradation``, clean plus every given
+    degradation from one decode of each file."""
+    if ctx.settings:
+        from gibench.engine.evaluate import CLEAN
+
+        ctx.evaluate_settings(trained, subset, [CLEAN, *ctx.settings])
+    else:
+        ctx.evaluate(trained, subset)
+
+
 def _run_cross_generator(ctx) -> None:
     """Train on one subset (``--train-subset``), test on the ``val`` split of every subset."""
     tests = ctx.test_subsets
@@ -19,7 +30,7 @@ def _run_cross_generator(ctx) -> None:
     ctx.check_available(tests)
     trained = ctx.model_for(ctx.train_subset)
     for subset in tests:
-        ctx.evaluate(trained, subset)
+        evaluate_subset(ctx, trained, subset)
 
 
 def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
@@ -27,9 +38,11 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
     """Accuracy per test subset with the average — the layout of the paper's Table 3 — then
     every metric per row."""
     names = {s.name: s.display_name for s in subsets}
-    frame = results.assign(detector=[f"{d} (trained on {names.get(t, t)})"
-                                     for d, t in zip(results["detector"],
-                                                     results["train_subset"], strict=True)])
+    degraded = results["degradation"].nunique() > 1
+    frame = results.assign(detector=[
+        f"{d} (trained on {names.get(t, t)})" + (f" · {g}" if degraded else "")
+        for d, t, g in zip(results["detector"], results["train_subset"],
+                           results["degradation"], strict=True)])
     parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the `val` split.", "",
              pivot_table(frame, rows="detector", columns="test_subset", value="acc",
                          column_order=list(names), column_names=names), "",
@@ -42,6 +55,41 @@ def _render_cross_generator(results: pd.DataFrame, subsets: Sequence[SubsetSpec]
     return render_accuracy_table(results, subsets, f"Cross-generator ({dataset})")
 
 
+def _run_matrix(ctx) -> None:
+    """Train on each subset of the dataset, test on the ``val`` split of each (Table 4)."""
+    trains = ([ctx.train_subset] if ctx.config.train_subset
+              else [s.name for s in ctx.registry.subsets(ctx.dataset)])
+    tests = ctx.test_subsets
+    ctx.check_available(trains + tests)
+    for train_subset in trains:
+        trained = ctx.model_for(train_subset)
+        for subset in tests:
+            evaluate_subset(ctx, trained, subset)
+        ctx.release(train_subset)
+
+
+def _render_matrix(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
+    """Table 4's layout (per test subset, the mean over the training subsets), then the full
+    train × test matrix and every metric."""
+    names = {s.name: s.display_name for s in subsets}
+    dataset = results["dataset"].iloc[0] if len(results) else ""
+    clean = results[results["degradation"] == "none"]
+    n_train = clean["train_subset"].nunique()
+    mean = clean.assign(detector=[f"{d} (mean over {n_train} training subsets)"
+                                  for d in clean["detector"]])
+    full = clean.assign(train=[names.get(t, t) for t in clean["train_subset"]])
+    parts = [f"## Train on each, test on each ({dataset})", "",
+             "Accuracy (%) at threshold 0.5 on the `val` split, averaged over the training "
+             "subsets (GenImage Table 4).", "",
+             pivot_table(mean, rows="detector", columns="test_subset", column_order=list(names),
+                         column_names=names), "",
+             "### Per training subset (rows: trained on; columns: tested on)", "",
+             pivot_table(full, rows="train", columns="test_subset", column_order=list(names),
+                         column_names=names), "",
+             "### All metrics (%)", "", detail_table(results, names), ""]
+    return "\n".join(parts)
+
+
 def _run_eval(ctx) -> None:
     """Evaluate given weights (``--weights``) on the ``val`` split of the chosen subsets."""
     if ctx.config.weights is None:
@@ -51,7 +99,7 @@ def _run_eval(ctx) -> None:
     ctx.check_available(ctx.test_subsets)
     trained = ctx.model_for(None)
     for subset in ctx.test_subsets:
-        ctx.evaluate(trained, subset)
+        evaluate_subset(ctx, trained, subset)
 
 
 def _render_eval(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
@@ -69,6 +117,16 @@ CROSS_GENERATOR = SuiteSpec(
     aliases=("cross", "table3"),
 )
 
+MATRIX = SuiteSpec(
+    name="matrix",
+    description="train on each subset, test on every subset's val split (GenImage Table 4: "
+                "averaged over training subsets; the full matrix too)",
+    run=_run_matrix,
+    render=_render_matrix,
+    needs_training=True,
+    aliases=("table4", "cross-validation"),
+)
+
 EVAL = SuiteSpec(
     name="eval",
     description="evaluate given weights (--weights) on the val split of every subset",
@@ -81,4 +139,4 @@ EVAL = SuiteSpec(
 
 @hookimpl
 def gibench_add_suites() -> Sequence[SuiteSpec]:
-    return (CROSS_GENERATOR, EVAL)
+    return (CROSS_GENERATOR, MATRIX, EVAL)

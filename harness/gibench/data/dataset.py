@@ -72,6 +72,40 @@ def collate(items: list) -> Batch:
     return Batch(images, labels, indices, bad)
 
 
+def native_uint8(img, rng=None) -> torch.Tensor:
+    """The decoded image itself as a uint8 CHW tensor: no resize, no crop. Used where the
+    evaluation degrades images at their native resolution before the detector's transform."""
+    import numpy as np
+
+    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+@dataclass
+class SizeGroups:
+    """A batch of native-resolution images, stacked by size: ``groups`` holds one
+    :class:`Batch` per distinct ``(H, W)``, in the order the sizes first occur."""
+
+    groups: list[Batch]
+    bad: list[tuple[int, str]]
+
+    def pin_memory(self) -> SizeGroups:
+        for group in self.groups:
+            group.pin_memory()
+        return self
+
+
+def collate_by_size(items: list) -> SizeGroups:
+    """Collate images of different sizes: equal sizes are stacked together (in the worker), so
+    the device sees a few batched tensors rather than one image at a time."""
+    by_size: dict[tuple[int, int], list] = {}
+    for it in items:
+        if it[0] is not None:
+            by_size.setdefault(tuple(it[0].shape[1:]), []).append(it)
+    bad = [(it[2], it[1]) for it in items if it[0] is None]
+    return SizeGroups([collate(group) for group in by_size.values()], bad)
+
+
 def default_workers() -> int:
     """Worker processes for decoding: the cores this process may use, minus one, at most 8."""
     try:
@@ -82,17 +116,21 @@ def default_workers() -> int:
 
 
 def make_loader(dataset: ImageDataset, batch_size: int, *, shuffle: bool, workers: int,
-                seed: int, pin_memory: bool, drop_last: bool = False) -> DataLoader:
+                seed: int, pin_memory: bool, drop_last: bool = False,
+                by_size: bool = False) -> DataLoader:
+    """``by_size``: items are native-resolution images of any size, collated into
+    :class:`SizeGroups` (see :func:`collate_by_size`)."""
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=workers,
-        collate_fn=collate,
+        collate_fn=collate_by_size if by_size else collate,
         pin_memory=pin_memory,
         drop_last=drop_last,
         generator=generator,
         persistent_workers=False,
-        prefetch_factor=4 if workers > 0 else None,
+        # native-resolution batches are large: keep fewer of them in flight
+        prefetch_factor=(2 if by_size else 4) if workers > 0 else None,
     )

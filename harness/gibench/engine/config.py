@@ -21,6 +21,8 @@ class RunConfig:
     test_subsets: list[str] | None = None
     #: a user's folders used as extra test subsets: name -> (folder, label 0 real / 1 fake)
     subset_dirs: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    #: degradations to evaluate under besides the clean images, as ``NAME:STRENGTH`` (``jpeg:65``)
+    degradations: list[str] = field(default_factory=list)
     weights: Path | None = None
     pretrained: str | None = None  # None | "imagenet" | path to a backbone state dict
     epochs: int | None = None
@@ -35,6 +37,8 @@ class RunConfig:
     holdout_fraction: float = 0.1
     progress: bool = True
     disabled_plugins: list[str] = field(default_factory=list)
+    #: the command line that started the run (set by the CLI; ``None`` from the Python API)
+    command: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -26,13 +26,13 @@ from gibench.data.layout import (
 )
 from gibench.engine.config import Budget, RunConfig, budget_for
 from gibench.engine.device import Normalizer, resolve_device
-from gibench.engine.evaluate import predict
+from gibench.engine.evaluate import Scores, Setting, predict, predict_settings
 from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
 from gibench.outputs import load_checkpoint, load_state_into, sha256_file
 from gibench.plugins import Registry
-from gibench.specs import DetectorSpec, SubsetSpec, SuiteSpec
+from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 
 RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
                   "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc", "ap"]
@@ -87,6 +87,8 @@ class RunContext:
         self.epochs = config.epochs if config.epochs is not None else self.budget.epochs
         self.lr = config.lr if config.lr is not None else recipe.lr * self.budget.lr_scale
         self.workers = config.workers if config.workers is not None else default_workers()
+        #: the ``--degradation`` settings, resolved now so that a bad name fails before any work
+        self.settings: list[Setting] = self._requested_settings()
         self.rows: list[dict[str, Any]] = []
         self.scores: list[pd.DataFrame] = []
         self.bad: dict[str, list[tuple[str, str]]] = {}
@@ -125,6 +127,24 @@ class RunContext:
             return [self.subset_spec(n).name for n in self.config.test_subsets]
         return [s.name for s in self.registry.subsets(self.dataset)] + list(
             self.config.subset_dirs)
+
+    def setting(self, spec: DegradationSpec | str, strength: float | None = None) -> Setting:
+        """A degradation at a strength as an evaluation :class:`Setting` (named ``NAME:VALUE``);
+        the spec may be given by name or alias."""
+        if isinstance(spec, str):
+            spec = self.registry.degradation(spec)
+        if strength is None:
+            strength = spec.default
+        if strength is None:
+            example = (spec.paper_settings or spec.sweep or (1,))[0]
+            raise GibenchError(f"degradation {spec.name!r} needs a {spec.parameter} "
+                               f"(e.g. --degradation {spec.name}:{example:g})")
+        return Setting(f"{spec.name}:{strength:g}", spec, float(strength))
+
+    def _requested_settings(self) -> list[Setting]:
+        from gibench.degradations import parse_degradation
+
+        return [self.setting(*parse_degradation(text)) for text in self.config.degradations]
 
     def index(self, subset: str, split: str) -> ImageIndex:
         key = (subset, split)
@@ -194,19 +214,46 @@ class RunContext:
         self._models[train_subset] = trained
         return trained
 
+    def release(self, train_subset: str) -> None:
+        """Forget the model trained on ``train_subset`` (its checkpoint stays on disk): suites
+        that train several models keep one in memory at a time."""
+        self._models.pop(train_subset, None)
+
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, trained: TrainedModel, test_subset: str, split: str = "val",
                  degradation: str = "none") -> dict[str, Any]:
         """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row."""
         index = self.index(test_subset, split)
-        train_name = trained.train_subset or "(weights)"
         scores = predict(trained.model, index, self.eval_transform, normalizer=self.normalizer,
                          device=self.device, batch_size=self.batch_size * 2,
                          workers=self.workers, skip_bad=self.config.skip_bad_images,
                          seed=self.config.seed, desc=f"eval {test_subset}",
                          progress=self.config.progress)
         self._add_time("eval", scores.seconds)
-        if scores.bad:
+        return self._record(trained, test_subset, split, degradation, scores)
+
+    def evaluate_settings(self, trained: TrainedModel, test_subset: str,
+                          settings: list[Setting], split: str = "val") -> list[dict[str, Any]]:
+        """Score ``test_subset`` under every setting (clean and/or degradations at the images'
+        native resolution), decoding each file once; add and return one row per setting."""
+        index = self.index(test_subset, split)
+        by_setting = predict_settings(
+            trained.model, index, self.eval_transform, settings, normalizer=self.normalizer,
+            device=self.device, batch_size=self.batch_size * 2, workers=self.workers,
+            skip_bad=self.config.skip_bad_images, seed=self.config.seed,
+            desc=f"eval {test_subset} ×{len(settings)}", progress=self.config.progress)
+        first = next(iter(by_setting.values()))
+        self._add_time("eval", first.seconds)
+        if first.bad:
+            self.bad.setdefault(f"{test_subset}/{split}", []).extend(first.bad)
+        return [self._record(trained, test_subset, split, s.name, by_setting[s.name],
+                             count_bad=False) for s in settings]
+
+    def _record(self, trained: TrainedModel, test_subset: str, split: str, degradation: str,
+                scores: Scores, count_bad: bool = True) -> dict[str, Any]:
+        index = scores.index
+        train_name = trained.train_subset or "(weights)"
+        if scores.bad and count_bad:
             self.bad.setdefault(f"{test_subset}/{split}", []).extend(scores.bad)
         if len(scores.logits) == 0:
             raise GibenchError(f"no image of {test_subset}/{split} could be decoded")

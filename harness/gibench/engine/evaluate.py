@@ -3,10 +3,16 @@
 Workers decode and preprocess to uint8; batches travel pinned and non-blocking to the device,
 where normalisation, the model (AMP on CUDA, channels_last, inference mode) and the logits stay
 until the whole index is scored — no ``.item()`` per batch.
+
+With degradations (:func:`predict_settings`), workers decode only: images travel at their native
+resolution, stacked by size; on the device each size group is degraded (batched) under every
+setting, then brought to the detector's input by the batched form of its evaluation transform
+(``transform.batch``). Every file is decoded once, whatever the number of settings.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -14,10 +20,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gibench.data.dataset import ImageDataset, make_loader
+from gibench.data.dataset import ImageDataset, make_loader, native_uint8
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, autocast
-from gibench.specs import Transform
+from gibench.specs import DegradationSpec, Transform
 
 
 @dataclass
@@ -69,3 +75,83 @@ def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
     else:
         all_logits, all_pos = np.zeros(0), np.zeros(0, dtype=np.int64)
     return Scores(index, all_pos, all_logits, bad, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One evaluation condition: clean (``spec`` is ``None``) or a degradation at a strength.
+    ``name`` is what result rows carry in their ``degradation`` column (``none``, ``jpeg:65``)."""
+
+    name: str
+    spec: DegradationSpec | None = None
+    strength: float | None = None
+
+
+CLEAN = Setting("none")
+
+
+def sample_seeds(seed: int, indices: torch.Tensor) -> torch.Tensor:
+    """The degradation seed of each sample: (base seed, position in the index) packed into one
+    int64, so a sample is degraded the same whatever its batch, worker or process."""
+    return (int(seed) & 0x7FFFFFFF) * (1 << 32) + indices.to(torch.int64)
+
+
+def _to_input(images: torch.Tensor, transform: Transform, indices: torch.Tensor, seed: int,
+              device: torch.device) -> torch.Tensor:
+    """Native-resolution uint8 batch → the detector's input batch, on the device.
+
+    The transform's batched form runs on the device; a transform without one (a third-party
+    detector's) runs per image on the CPU, as in the plain evaluation path."""
+    batched = getattr(transform, "batch", None)
+    if batched is not None:
+        return batched(images)
+    from PIL import Image
+
+    arrays = images.permute(0, 2, 3, 1).cpu().numpy()
+    out = [transform(Image.fromarray(arr), random.Random(f"{seed}:0:{int(i)}"))
+           for arr, i in zip(arrays, indices, strict=True)]
+    return torch.stack(out).to(device)
+
+
+@torch.inference_mode()
+def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Transform,
+                     settings: list[Setting], *, normalizer: Normalizer, device: torch.device,
+                     batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
+                     desc: str = "eval", progress: bool = True) -> dict[str, Scores]:
+    """Logits of ``model`` under every setting, each file decoded once (see the module doc).
+
+    Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
+    start = time.perf_counter()
+    model.eval()
+    dataset = ImageDataset(index, native_uint8, seed=seed, skip_bad=skip_bad)
+    loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
+                         pin_memory=device.type == "cuda", by_size=True)
+    logits: dict[str, list[torch.Tensor]] = {s.name: [] for s in settings}
+    positions: list[torch.Tensor] = []
+    bad: list[tuple[str, str]] = []
+    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=None if progress else True)
+    for sized in bar:
+        bad.extend((index.paths[i], reason) for i, reason in sized.bad)
+        for group in sized.groups:
+            images = group.images.to(device, non_blocking=True)
+            seeds = sample_seeds(seed, group.indices).to(device)
+            positions.append(group.indices)
+            for setting in settings:
+                degraded = (images if setting.spec is None
+                            else setting.spec.apply(images, setting.strength, seeds))
+                x = normalizer(_to_input(degraded, transform, group.indices, seed, device))
+                with autocast(device):
+                    logits[setting.name].append(model(x).reshape(-1).float())
+    seconds = time.perf_counter() - start
+    if positions:
+        pos = torch.cat(positions)
+        order = torch.argsort(pos)
+        all_pos = pos[order].numpy()
+        order_dev = order.to(device)
+        out = {name: torch.cat(parts)[order_dev].double().cpu().numpy()
+               for name, parts in logits.items()}
+    else:
+        all_pos = np.zeros(0, dtype=np.int64)
+        out = {name: np.zeros(0) for name in logits}
+    return {name: Scores(index, all_pos, values, list(bad), seconds)
+            for name, values in out.items()}

@@ -107,6 +107,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
     return {
         "status": status,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": ctx.config.command,
         "config": ctx.config.to_dict(),
         "resolved": {
             "detector": ctx.spec.name, "suite": ctx.suite.name, "dataset": ctx.dataset,
@@ -116,6 +117,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
             "input_size": ctx.input_size, "load_size": ctx.load_size,
             "epochs": ctx.epochs, "batch_size": ctx.batch_size, "lr": ctx.lr,
             "workers": ctx.workers, "budget": ctx.budget.note,
+            "degradations": [s.name for s in ctx.settings],
             "recipe": {k: v for k, v in vars(ctx.spec.recipe).items()},
             "labels": {"ai": 1, "nature": 0},
         },

@@ -72,7 +72,7 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from gibench.hookspecs import hookimpl
 from gibench.outputs import check_state
 from gibench.specs import DetectorSpec, Preprocess, Recipe
-from gibench_baselines.transforms import ImageOp, compose
+from gibench_baselines.transforms import ImageOp, compose, resize_batch, with_batch
 from gibench_baselines.weights import (
     download_or_explain,
     load_backbone,
@@ -229,7 +229,7 @@ def linear_resize(size: int) -> ImageOp:
     def op(img: Image.Image, rng: random.Random) -> Image.Image:
         return cv2_linear_resize(img, size)
 
-    return op
+    return with_batch(op, lambda x: resize_batch(x, (size, size), antialias=False))
 
 
 def random_rescale(low: int, high: int) -> ImageOp:

@@ -37,9 +37,11 @@ from gibench_baselines.transforms import (
     IMAGENET_STD,
     ImageOp,
     center_crop,
+    center_crop_batch,
     hflip,
     random_crop,
     resize,
+    resize_batch,
     resize_center_crop,
     to_uint8_tensor,
 )
@@ -191,19 +193,25 @@ def timm_train_transform(input_size: int, policy: str, erase_prob: float,
 
 def timm_eval_transform(input_size: int, crop_pct: float):
     """Resize the shorter side to ``input_size / crop_pct`` (bicubic), centre crop."""
-    crop = center_crop(input_size)
     scale_size = int(math.floor(input_size / crop_pct))
 
+    def target(width: int, height: int) -> tuple[int, int]:
+        if width < height:
+            return scale_size, max(1, int(round(height * scale_size / width)))
+        return max(1, int(round(width * scale_size / height))), scale_size
+
+    crop = center_crop(input_size)
+
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
-        img = img.convert("RGB")
-        w, h = img.size
-        if w < h:
-            size = (scale_size, max(1, int(round(h * scale_size / w))))
-        else:
-            size = (max(1, int(round(w * scale_size / h))), scale_size)
-        img = img.resize(size, Image.Resampling.BICUBIC)
+        img = img.convert("RGB").resize(target(*img.size), Image.Resampling.BICUBIC)
         return to_uint8_tensor(crop(img, rng))
 
+    def batch(x: torch.Tensor) -> torch.Tensor:
+        width, height = target(x.shape[-1], x.shape[-2])
+        x = resize_batch(x, (height, width), Image.Resampling.BICUBIC)
+        return center_crop_batch(x, input_size)
+
+    transform.batch = batch  # type: ignore[attr-defined]
     return transform
 
 

@@ -9,6 +9,7 @@ import click
 from tabulate import tabulate
 
 from gibench.errors import GibenchError
+from gibench.leaderboard.cli import leaderboard
 
 _KINDS = ("detectors", "subsets", "degradations", "suites")
 
@@ -325,6 +326,7 @@ def data_mini(seed: int) -> None:
     click.echo(ensure_mini(seed=seed))
 
 
+main.add_command(leaderboard)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gibench.builtin.mini",
     "gibench.builtin.suites",
     "gibench.builtin.robustness",
+    "gibench.builtin.datascale",
     "gibench.degradations",
 )
 ENTRY_POINT_GROUP = "gibench"

@@ -15,6 +15,7 @@ listing the folders, whatever the images weigh.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,3 +286,65 @@ def stratified_holdout(
     keep_mask = np.ones(len(index), dtype=bool)
     keep_mask[held_idx] = False
     return index.subsample(np.flatnonzero(keep_mask)), index.subsample(held_idx)
+
+
+_WNID = re.compile(r"^(n\d{8})_")
+_CLASS_INDEX = re.compile(r"^(\d+)_")
+_SOURCE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)_\d+\.")
+
+
+def class_keys(index: ImageIndex) -> np.ndarray:
+    """The class of every image, read from its file name, as one key per image.
+
+    GenImage's file names carry the ImageNet class: real images are ImageNet's own
+    (``n01440764_10026.JPEG``: the WordNet id) and generated ones start with the class index
+    (``000_sdv4_00000.png``). WordNet ids are mapped to ImageNet's class index (its classes
+    sorted by WordNet id), so both sides of a subset share keys ``0..999``. mini's file names
+    carry the source photograph (``chelsea_00012.png``) on both sides. A name that follows none
+    of these patterns raises :class:`LayoutError` naming it.
+    """
+    names = [p.rsplit("/", 1)[-1] for p in index.paths]
+    wnids = sorted({m.group(1) for n in names if (m := _WNID.match(n))})
+    by_wnid = {w: str(i) for i, w in enumerate(wnids)}
+    keys = []
+    for name in names:
+        if m := _WNID.match(name):
+            keys.append(by_wnid[m.group(1)])
+        elif m := _CLASS_INDEX.match(name):
+            keys.append(str(int(m.group(1))))
+        elif m := _SOURCE.match(name):
+            keys.append(m.group(1))
+        else:
+            raise LayoutError("cannot read a class from a file name", index.root / name,
+                              "an ImageNet WordNet id (n01440764_…), a class index (000_…) or "
+                              "a source name (chelsea_00012.png)", repr(name))
+    return np.asarray(keys)
+
+
+def class_fraction(index: ImageIndex, axis: str, fraction: float, seed: int) -> ImageIndex:
+    """A seeded part of ``index`` for the data-scale study: ``axis="classes"`` keeps all images
+    of a ``fraction`` of the classes (at least one); ``axis="images"`` keeps a ``fraction`` of
+    each class's images per label (at least one). Both sides keep the same classes."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if fraction == 1.0:
+        return index
+    keys = class_keys(index)
+    rng = np.random.default_rng(seed)
+    if axis == "classes":
+        classes = np.unique(keys)
+        k = max(1, int(round(len(classes) * fraction)))
+        chosen = set(classes[rng.permutation(len(classes))[:k]].tolist())
+        keep = np.flatnonzero([key in chosen for key in keys])
+    elif axis == "images":
+        parts = []
+        for key in np.unique(keys):
+            for label in (REAL, FAKE):
+                members = np.flatnonzero((keys == key) & (index.labels == label))
+                if len(members):
+                    k = max(1, int(round(len(members) * fraction)))
+                    parts.append(members[rng.permutation(len(members))[:k]])
+        keep = np.sort(np.concatenate(parts))
+    else:
+        raise ValueError(f"axis must be 'classes' or 'images', got {axis!r}")
+    return index.subsample(keep)

@@ -176,21 +176,27 @@ class RunContext:
                               self.config.pretrained)
         return TrainedModel(model, None, Path(path), sha256_file(path))
 
-    def model_for(self, train_subset: str | None) -> TrainedModel:
-        """The model trained on ``train_subset`` (trained now, once), or the given weights."""
+    def model_for(self, train_subset: str | None, *, index: ImageIndex | None = None,
+                  tag: str | None = None) -> TrainedModel:
+        """The model trained on ``train_subset`` (trained now, once), or the given weights.
+
+        ``index`` trains on that part of the subset's ``train`` split instead of all of it
+        (the data-scale study); ``tag`` then names the model (its folder under ``train/``, its
+        key in ``run.json`` and its rows' ``train_subset``)."""
         if self.config.weights is not None:
             if None not in self._models:
                 self._models[None] = self.load_weights(self.config.weights)
             return self._models[None]
         if train_subset is None:
             raise GibenchError(f"suite {self.suite.name!r} needs weights: pass --weights PATH")
-        if train_subset in self._models:
-            return self._models[train_subset]
-        full = self.index(train_subset, "train")
+        key = tag or train_subset
+        if key in self._models:
+            return self._models[key]
+        full = index if index is not None else self.index(train_subset, "train")
         kept, held = stratified_holdout(full, self.config.holdout_fraction, self.config.seed)
         torch.manual_seed(self.config.seed)
         model = self._build()
-        out_dir = self.run_dir / "train" / train_subset
+        out_dir = self.run_dir / "train" / key
         cfg = TrainConfig(self.spec.recipe, self.epochs, self.batch_size, self.lr, self.workers,
                           self.config.seed, self.config.skip_bad_images, self.config.progress)
         result = train(model, kept, held, train_transform=self.train_transform,
@@ -200,7 +206,7 @@ class RunContext:
         if result.bad:
             self.bad.setdefault(f"{train_subset}/train", []).extend(result.bad)
         ckpt = out_dir / "model.pt"
-        self.trainings[train_subset] = {
+        self.trainings[key] = {
             "holdout": {"fraction": self.config.holdout_fraction, "seed": self.config.seed,
                         "stratified": True, "n_train": len(kept), "n_holdout": len(held)},
             "best_epoch": result.best_epoch, "best_holdout": result.best_holdout,
@@ -209,9 +215,8 @@ class RunContext:
             "checkpoint": str(ckpt.relative_to(self.run_dir)), "sha256": sha256_file(ckpt),
             "stopped_early": result.stopped_early,
         }
-        trained = TrainedModel(model.eval(), train_subset, ckpt,
-                               self.trainings[train_subset]["sha256"])
-        self._models[train_subset] = trained
+        trained = TrainedModel(model.eval(), key, ckpt, self.trainings[key]["sha256"])
+        self._models[key] = trained
         return trained
 
     def release(self, train_subset: str) -> None:

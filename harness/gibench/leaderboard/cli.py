@@ -1,0 +1,90 @@
+"""``gibench leaderboard add | render | check``: a thin layer over :mod:`gibench.leaderboard`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_ROOT = click.option("--root", type=click.Path(path_type=Path), default=Path("leaderboards"),
+                     show_default=True, help="The leaderboards folder.")
+
+
+def _registry(ctx: click.Context):
+    from gibench.plugins import get_registry
+
+    return get_registry((ctx.find_root().obj or {}).get("disabled", []))
+
+
+@click.group()
+def leaderboard() -> None:
+    """Leaderboards: add a run's results, render the Markdown, check a pull request.
+
+    \b
+    One CSV per board in leaderboards/ is the source of truth; the Markdown and the index
+    (README.md) are generated from it. Example:
+      gibench leaderboard add runs/20250101-120000-cnnspot-cross-generator \\
+          --source reproduced --submitter "Jane Doe"
+    """
+
+
+@leaderboard.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--board", default=None,
+              help="Board to add to (default: <dataset>-<suite> of the run); a new name "
+                   "starts a new board.")
+@click.option("--source", required=True, type=click.Choice(["reproduced", "new"]),
+              help="reproduced: a run of the paper's protocol; new: anything else.")
+@click.option("--submitter", required=True, help="Your name, as the board shows it.")
+@click.option("--reference", default=None,
+              help="A link to the run (default: the run's recorded command and git commit).")
+@click.option("--train-subset", default=None,
+              help="For runs that evaluated given weights (--weights): the subset they were "
+                   "trained on.")
+@click.option("--replace", is_flag=True,
+              help="Replace results the board already holds for the same detector, weights "
+                   "(or seed), subsets, degradation and source.")
+@_ROOT
+@click.pass_context
+def add(ctx: click.Context, run_dir: Path, board: str | None, source: str, submitter: str,
+        reference: str | None, train_subset: str | None, replace: bool, root: Path) -> None:
+    """Add the results of the run in RUN_DIR to a board, then render it.
+
+    Checks the run's provenance first (run.json complete, versions, git commit, weights
+    sha256; results.csv belonging to the run and agreeing with scores.csv).
+    """
+    from gibench.leaderboard.runs import add_run
+
+    result = add_run(run_dir, root, source=source, submitter=submitter, board=board,
+                     reference=reference, train_subset=train_subset, replace=replace,
+                     registry=_registry(ctx))
+    replaced = f", replacing {result.replaced}" if result.replaced else ""
+    click.echo(f"added {result.added} row(s) to {result.board}{replaced}; rendered "
+               f"{result.board.with_suffix('.md')} and {result.board.parent / 'README.md'}")
+
+
+@leaderboard.command()
+@_ROOT
+@click.pass_context
+def render(ctx: click.Context, root: Path) -> None:
+    """Write every board's Markdown and the index (README.md) from the CSV files."""
+    from gibench.leaderboard.render import write_rendered
+
+    for path in write_rendered(root, _registry(ctx)):
+        click.echo(f"wrote {path}")
+
+
+@leaderboard.command()
+@_ROOT
+@click.pass_context
+def check(ctx: click.Context, root: Path) -> None:
+    """Check every board: schema, names, ranges, provenance, duplicates, markup, and that the
+    Markdown is what `render` writes. One line per problem (FILE:LINE: problem); exit 1 if any.
+    """
+    from gibench.leaderboard.check import check_root
+
+    report = check_root(root, _registry(ctx))
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(report.summary(), err=not report.ok)
+    ctx.exit(0 if report.ok else 1)

@@ -1,0 +1,345 @@
+"""Boards as Markdown, laid out like the paper's tables, and the index of a leaderboards folder.
+
+One function per file, from the CSV alone (plus the registry's display names and orders), with no
+timestamp: rendering the same CSV twice gives the same bytes, which is what ``check`` compares.
+
+- A board without degradations: rows = detectors (with the training subset when the board has
+  several), columns = test subsets in the registry's order (Tables 3 and 4).
+- A board with degradations: columns = settings, low resolution, JPEG, blur, then the others,
+  each mildest first (Table 5), after a ``clean`` column that the average leaves out; rows name
+  the test subset when the board has several.
+- ``Avg`` is the mean of a row's cells (exact decimal arithmetic, rounded half up to 0.1), shown
+  when the row has every column; rows go by Avg descending, then name. The best value of each
+  column is bold. Each row's ``Source`` points to a footnote with its provenance.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from gibench.errors import GibenchError
+from gibench.leaderboard.board import INDEX, Board, board_names, load_board
+from gibench.leaderboard.names import board_dataset
+from gibench.leaderboard.schema import (
+    CLEAN,
+    COLUMNS,
+    SOURCES,
+    TRAINED,
+    is_mean_of,
+    parse_degradation,
+    parse_number,
+)
+from gibench.outputs import atomic_write_text
+from gibench.plugins import Registry
+
+_URL = re.compile(r"https?://[^\s<>|`\[\]\\\"']+")
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")
+_TENTH = Decimal("0.1")
+#: Table 5's degradations in its column order; other degradations follow, by name.
+_PAPER_DEGRADATIONS = ("lowres", "jpeg", "blur")
+
+
+def generated_line(source: str) -> str:
+    return (f"<!-- Generated from {source} by `gibench leaderboard render`. Do not edit by hand: "
+            "change the CSV (`gibench leaderboard add`) and render again. -->")
+
+
+# -- text ---------------------------------------------------------------------------------------
+def _plain(text: str) -> str:
+    text = text.replace("&", "&amp;")
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def md_text(text: str) -> str:
+    """``text`` safe inside a Markdown table cell or paragraph: one line, markup characters
+    escaped, ``&`` as ``&amp;``, and http(s) addresses as ``<autolinks>``."""
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in (
+        "Zl", "Zp") else ch for ch in text)
+    text = " ".join(text.split())
+    out, pos = [], 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(".,;:!?)")
+        if url.endswith("://"):
+            continue
+        out.append(_plain(text[pos:match.start()]))
+        out.append(f"<{url}>")
+        pos = match.start() + len(url)
+    out.append(_plain(text[pos:]))
+    return "".join(out)
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> list[str]:
+    """A GitHub-flavoured table; ``align`` has one letter per column, ``l`` or ``r``. Cells
+    must already be escaped (:func:`md_text`)."""
+    rule = "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"
+    return ["| " + " | ".join(headers) + " |", rule] + [
+        "| " + " | ".join(row) + " |" for row in rows]
+
+
+def tenth(value: Decimal) -> str:
+    """One decimal, rounded half up (``69.85`` → ``69.9``), whatever the binary float does."""
+    return str(value.quantize(_TENTH, rounding=ROUND_HALF_UP))
+
+
+# -- one board -------------------------------------------------------------------------------------
+@dataclass
+class _Line:
+    label: str
+    source: str
+    cells: dict[str, Decimal] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    avg: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    """What the index shows of a board."""
+
+    name: str
+    dataset: str
+    layout: str
+    rows: int
+    detectors: int
+    sources: tuple[str, ...]
+    best: str
+
+
+def _note(row: dict[str, str]) -> str:
+    """The provenance of a row, as its footnote says it."""
+    plugin = f"{row['plugin']} {row['plugin_version']}"
+    if row["source"] == "paper":
+        return (f"paper ({row['date']}): {row['reference']}. Detector from {plugin}. "
+                f"Added by {row['submitter']}.")
+    if row["weights"] == TRAINED:
+        weights = f"Trained by the run, seed {row['seed']}"
+    else:
+        weights = f"Weights sha256 {row['weights']}"
+    return (f"{row['source']} ({row['date']}): {row['reference']}. {weights}; "
+            f"gibench {row['gibench_version']}, {plugin}. Submitted by {row['submitter']}.")
+
+
+def _variant(row: dict[str, str]) -> str:
+    if row["weights"] == TRAINED:
+        return f"seed {row['seed']}" if row["seed"] else "trained"
+    return f"weights {row['weights'][:8]}"
+
+
+class _Layout:
+    """Columns and row labels of one board."""
+
+    def __init__(self, rows: list[dict[str, str]], registry: Registry) -> None:
+        self.registry = registry
+        self.degraded = any(r["degradation"] != CLEAN for r in rows)
+        self.many_trains = len({r["train_subset"] for r in rows}) > 1
+        self.many_tests = len({r["test_subset"] for r in rows}) > 1
+        subset_order = {s.name: i for i, s in enumerate(registry.all("subset"))}
+        if self.degraded:
+            keys = {r["degradation"] for r in rows}
+            self.columns = sorted(keys, key=self._degradation_key)
+        else:
+            keys = {r["test_subset"] for r in rows}
+            self.columns = sorted(keys, key=lambda s: (subset_order.get(s, len(subset_order)),
+                                                       s))
+        self.averaged = [c for c in self.columns if c != CLEAN]
+
+    @property
+    def kind(self) -> str:
+        return "degradations" if self.degraded else "test subsets"
+
+    def _degradation_key(self, text: str) -> tuple:
+        if text == CLEAN:
+            return (0,)
+        parsed = parse_degradation(text)
+        if parsed is None:
+            return (2, text)
+        name, strength = parsed
+        rank = (_PAPER_DEGRADATIONS.index(name) if name in _PAPER_DEGRADATIONS
+                else len(_PAPER_DEGRADATIONS))
+        descending = True  # mildest first: the order of the degradation's sweep
+        if self.registry.has("degradation", name):
+            spec = self.registry.degradation(name)
+            values = spec.sweep or spec.paper_settings
+            descending = not (len(values) >= 2 and values[0] < values[-1])
+        return (1, rank, name, -strength if descending else strength)
+
+    def subset_name(self, name: str) -> str:
+        n = is_mean_of(name)
+        if n is not None:
+            return f"mean of {n}"
+        return self.registry.subset(name).display_name if self.registry.has(
+            "subset", name) else name
+
+    def header(self, column: str) -> str:
+        if not self.degraded:
+            return self.subset_name(column)
+        if column == CLEAN:
+            return "clean"
+        parsed = parse_degradation(column)
+        return f"{parsed[0]} {parsed[1]:g}" if parsed else column
+
+    def column_of(self, row: dict[str, str]) -> str:
+        return row["degradation"] if self.degraded else row["test_subset"]
+
+    def line_key(self, row: dict[str, str]) -> tuple[str, ...]:
+        key = (row["source"], row["detector"], row["weights"], row["seed"], row["train_subset"])
+        return key + ((row["test_subset"],) if self.degraded else ())
+
+    def label(self, row: dict[str, str]) -> str:
+        label = row["detector"]
+        if self.many_trains:
+            label += f" ({self.subset_name(row['train_subset'])})"
+        if self.degraded and self.many_tests:
+            label += f" on {self.subset_name(row['test_subset'])}"
+        return label
+
+
+def _accuracy(board: Board, line: int, text: str) -> Decimal:
+    if parse_number(text) is None:
+        raise GibenchError(f"{board.path}:{line}: acc {text!r} is not a number "
+                           "(run `gibench leaderboard check`)")
+    return Decimal(text)
+
+
+def _lines(board: Board, layout: _Layout) -> list[_Line]:
+    lines: dict[tuple[str, ...], _Line] = {}
+    variants: dict[tuple[str, ...], str] = {}
+    for row, number in zip(board.rows(), board.lines, strict=True):
+        key = layout.line_key(row)
+        line = lines.setdefault(key, _Line(layout.label(row), row["source"]))
+        variants[key] = _variant(row)
+        line.cells[layout.column_of(row)] = _accuracy(board, number, row["acc"])
+        note = _note(row)
+        if note not in line.notes:
+            line.notes.append(note)
+    labels = [(line.label, line.source) for line in lines.values()]
+    for key, line in lines.items():
+        if labels.count((line.label, line.source)) > 1:  # same detector twice: say which
+            line.label += f" · {variants[key]}"
+        line.notes.sort()
+        if layout.averaged and all(c in line.cells for c in layout.averaged):
+            line.avg = sum((line.cells[c] for c in layout.averaged), Decimal(0)) / len(
+                layout.averaged)
+    rank = {s: i for i, s in enumerate(SOURCES)}
+    return sorted(lines.values(), key=lambda ln: (
+        ln.avg is None, -(ln.avg or 0), ln.label, rank.get(ln.source, len(rank)), ln.notes))
+
+
+def _bold_best(values: list[str]) -> list[str]:
+    shown = [Decimal(v) for v in values if v != "-"]
+    if len(shown) < 2:
+        return values
+    best = max(shown)
+    return [f"**{v}**" if v != "-" and Decimal(v) == best else v for v in values]
+
+
+def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
+    """A board's Markdown and its summary for the index."""
+    rows = board.rows()
+    dataset = board_dataset(board.name, registry) or "-"
+    layout = _Layout(rows, registry)
+    lines = _lines(board, layout)
+    out = [generated_line(f"{board.name}.csv"), "", f"# {board.name}", ""]
+    if not lines:
+        out += [f"Dataset `{dataset}`. No results yet: add a run with "
+                "`gibench leaderboard add RUN_DIR` (CONTRIBUTING.md, \"Submitting a result\").",
+                ""]
+        return "\n".join(out), BoardSummary(board.name, dataset, "-", 0, 0, (), "-")
+    if layout.degraded:
+        what = ("degraded `val` images of the test subset, one column per degradation "
+                "setting (mildest first); `clean` is not part of Avg")
+    else:
+        what = "the `val` split of each test subset"
+    out += [f"Dataset `{dataset}`. Accuracy (%) at threshold 0.5 on {what}. Avg: mean of the "
+            "row's columns, shown when it has them all. Bold: best in its column. Source: "
+            "`paper` as published (accuracy only), `reproduced` a run of the paper's protocol, "
+            "`new` anything else; the footnote gives each row's provenance."
+            + (" The Avg of a paper row is recomputed from its printed cells and may differ by "
+               "0.1 from the Avg the paper prints." if any(r["source"] == "paper" for r in rows)
+               else ""), ""]
+    notes: list[str] = []
+    for line in lines:
+        for note in line.notes:
+            if note not in notes:
+                notes.append(note)
+    columns = [[tenth(ln.cells[c]) if c in ln.cells else "-" for ln in lines]
+               for c in layout.columns]
+    if layout.averaged:
+        columns.append([tenth(ln.avg) if ln.avg is not None else "-" for ln in lines])
+    columns = [_bold_best(col) for col in columns]
+    body = []
+    for i, line in enumerate(lines):
+        marks = "".join(f"[{notes.index(n) + 1}]" for n in line.notes)
+        body.append([md_text(line.label), f"{line.source} {marks}",
+                     *(col[i] for col in columns)])
+    headers = ["Detector", "Source", *(md_text(layout.header(c)) for c in layout.columns)]
+    headers += ["Avg"] if layout.averaged else []
+    out += md_table(headers, body, "ll" + "r" * (len(headers) - 2))
+    out += ["", "Provenance:", ""]
+    out += [f"- [{i}] {md_text(note)}" for i, note in enumerate(notes, 1)]
+    out.append("")
+    top = lines[0]
+    best = f"{top.label} {tenth(top.avg)} ({top.source})" if top.avg is not None else "-"
+    sources = tuple(s for s in SOURCES if any(r["source"] == s for r in rows))
+    summary = BoardSummary(board.name, dataset, layout.kind, len(rows),
+                           len({r["detector"] for r in rows}), sources, best)
+    return "\n".join(out), summary
+
+
+# -- the index ----------------------------------------------------------------------------------
+def render_index(summaries: Sequence[BoardSummary]) -> str:
+    """``README.md`` of a leaderboards folder: what the boards are, one line per board, and the
+    columns of a board's CSV (from :data:`gibench.leaderboard.schema.COLUMNS`)."""
+    out = [generated_line("the CSV files in this folder"), "", "# Leaderboards", "",
+           "One CSV per board is the source of truth; the Markdown beside it is generated from "
+           "the CSV by `gibench leaderboard render`, and `gibench leaderboard check` (run by CI "
+           "on every pull request) verifies both. A board is named `<dataset>-<suite>`. Results "
+           "on the embedded `mini` dataset go to their own `mini-*` boards and are never mixed "
+           "with GenImage numbers. Every number not taken from the paper comes from a run "
+           "directory through `gibench leaderboard add RUN_DIR`; see \"Submitting a result\" "
+           "in CONTRIBUTING.md.", ""]
+    body = [[f"[{md_text(s.name)}]({s.name}.md)", md_text(s.dataset), s.layout, str(s.rows),
+             str(s.detectors), ", ".join(s.sources) or "-", md_text(s.best)] for s in summaries]
+    out += md_table(["Board", "Dataset", "Columns", "Rows", "Detectors", "Sources",
+                     "Best Avg"], body, "lllrrll")
+    out += ["", "## Columns of a board's CSV", "",
+            "Every value is text; `paper` rows fill only `acc` of the metrics and leave the run "
+            "columns empty. Names are canonical (`gibench list`). Free text may not contain "
+            "`|`, `<`, `>`, backticks, brackets, backslashes, line breaks or HTML.", ""]
+    out += md_table(["Column", "Meaning"], [[f"`{c.name}`", md_text(c.doc)] for c in COLUMNS],
+                    "ll")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_root(root: Path, registry: Registry, boards: Sequence[str] | None = None
+                ) -> dict[Path, str]:
+    """The Markdown of ``boards`` (default: every board of ``root``) and of the index, by path.
+    A board that cannot be read raises a :class:`GibenchError`."""
+    root = Path(root)
+    if not root.is_dir():
+        raise GibenchError(f"no leaderboards folder at {root}")
+    names = board_names(root)
+    files: dict[Path, str] = {}
+    summaries = []
+    for name in names:
+        board = load_board(root / f"{name}.csv")
+        markdown, summary = render_board(board, registry)
+        summaries.append(summary)
+        if boards is None or name in boards:
+            files[board.markdown_path] = markdown
+    files[root / INDEX] = render_index(summaries)
+    return files
+
+
+def write_rendered(root: Path, registry: Registry, boards: Sequence[str] | None = None
+                   ) -> list[Path]:
+    """Write :func:`render_root`'s files atomically; returns their paths."""
+    files = render_root(root, registry, boards)
+    for path, text in files.items():
+        atomic_write_text(path, text)
+    return list(files)

@@ -13,6 +13,16 @@ def run(detector: str, suite: str = "cross-generator", **options):
     return _run(detector, suite, **options)
 
 
+def resume(run_dir, **options):
+    """Continue an interrupted run from its run directory; returns its results.
+
+    See :func:`gibench.engine.run.resume`.
+    """
+    from gibench.engine.run import resume as _resume
+
+    return _resume(run_dir, **options)
+
+
 def evaluate(detector: str, weights, **options):
     """Evaluate a detector's weights on every subset's val split.
 

@@ -138,7 +138,12 @@ def _summary(out_dir: Path) -> None:
 
 
 @main.command()
-@click.option("--detector", required=True, help="Detector name (gibench list detectors).")
+@click.option("--detector", default=None,
+              help="Detector name (gibench list detectors). Required unless --resume.")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
+              help="Continue the interrupted run in this run directory with its recorded "
+                   "configuration: finished trainings and evaluations are kept, an unfinished "
+                   "training continues from its last epoch.")
 @click.option("--suite", default="cross-generator", show_default=True,
               help="Protocol to run (gibench list suites).")
 @click.option("--train-subset", default=None,
@@ -161,8 +166,33 @@ def run(ctx: click.Context, **kw) -> None:
     \b
     Example:
       gibench run --detector cnnspot --suite cross-generator
+      gibench run --resume runs/20261125-120000-cnnspot-cross-generator
     """
-    _start(ctx, kw)
+    resume_dir = kw.pop("resume_dir")
+    if resume_dir is not None:
+        _resume(ctx, resume_dir, kw)
+    elif kw["detector"] is None:
+        raise click.UsageError("Missing option '--detector' (or --resume RUN_DIR).")
+    else:
+        _start(ctx, kw)
+
+
+def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
+    """``--resume``: every option that changes what is computed must be left out."""
+    from gibench.engine.run import resume
+
+    source = click.get_current_context().get_parameter_source
+    given = sorted(f"--{k.replace('_', '-')}" for k in kw
+                   if source(k) == click.core.ParameterSource.COMMANDLINE
+                   and k not in ("no_progress", "workers"))
+    if given:
+        raise click.UsageError(f"--resume continues the run with its recorded configuration; "
+                               f"leave out {', '.join(given)}")
+    overrides: dict = {"progress": not kw["no_progress"]}
+    if kw["workers"] is not None:
+        overrides["workers"] = kw["workers"]
+    resume(run_dir, **overrides)
+    _summary(run_dir)
 
 
 @main.command("eval")

@@ -7,6 +7,8 @@ per-image scores, the bad files and the timings that the run directory records.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,13 @@ from gibench.engine.evaluate import Scores, Setting, predict, predict_settings
 from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
-from gibench.outputs import load_checkpoint, load_state_into, sha256_file
+from gibench.outputs import (
+    atomic_write_csv,
+    atomic_write_json,
+    load_checkpoint,
+    load_state_into,
+    sha256_file,
+)
 from gibench.plugins import Registry
 from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 
@@ -62,8 +70,11 @@ class RunContext:
     """What a suite works with. Built by :func:`gibench.engine.run.run`."""
 
     def __init__(self, config: RunConfig, registry: Registry, run_dir: Path,
-                 data_root: Path, dataset: str) -> None:
+                 data_root: Path, dataset: str, resume: bool = False) -> None:
         self.config = config
+        #: continue an interrupted run: finished trainings and evaluations are read back from
+        #: the run directory, an unfinished training continues from its last epoch
+        self.resume = resume
         self.registry = registry
         self.run_dir = run_dir
         self.data_root = data_root
@@ -197,11 +208,24 @@ class RunContext:
         torch.manual_seed(self.config.seed)
         model = self._build()
         out_dir = self.run_dir / "train" / key
+        done = out_dir / "training.json"
+        if self.resume and done.is_file():  # trained before the interruption
+            record = json.loads(done.read_text())
+            bad = [tuple(b) for b in record.pop("bad_files")]
+            if bad:
+                self.bad.setdefault(f"{train_subset}/train", []).extend(bad)
+            self.trainings[key] = record
+            model.load_state_dict(load_checkpoint(out_dir / "model.pt"))
+            model.to(self.device).to(memory_format=torch.channels_last)
+            trained = TrainedModel(model.eval(), key, out_dir / "model.pt",
+                                   self.trainings[key]["sha256"])
+            self._models[key] = trained
+            return trained
         cfg = TrainConfig(self.spec.recipe, self.epochs, self.batch_size, self.lr, self.workers,
                           self.config.seed, self.config.skip_bad_images, self.config.progress)
         result = train(model, kept, held, train_transform=self.train_transform,
                        eval_transform=self.eval_transform, normalizer=self.normalizer,
-                       device=self.device, config=cfg, out_dir=out_dir)
+                       device=self.device, config=cfg, out_dir=out_dir, resume=self.resume)
         self._add_time("train", result.seconds)
         if result.bad:
             self.bad.setdefault(f"{train_subset}/train", []).extend(result.bad)
@@ -215,6 +239,8 @@ class RunContext:
             "checkpoint": str(ckpt.relative_to(self.run_dir)), "sha256": sha256_file(ckpt),
             "stopped_early": result.stopped_early,
         }
+        # marks the training finished (read back by --resume)
+        atomic_write_json(done, {**self.trainings[key], "bad_files": result.bad})
         trained = TrainedModel(model.eval(), key, ckpt, self.trainings[key]["sha256"])
         self._models[key] = trained
         return trained
@@ -228,31 +254,68 @@ class RunContext:
     def evaluate(self, trained: TrainedModel, test_subset: str, split: str = "val",
                  degradation: str = "none") -> dict[str, Any]:
         """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row."""
-        index = self.index(test_subset, split)
-        scores = predict(trained.model, index, self.eval_transform, normalizer=self.normalizer,
-                         device=self.device, batch_size=self.batch_size * 2,
-                         workers=self.workers, skip_bad=self.config.skip_bad_images,
-                         seed=self.config.seed, desc=f"eval {test_subset}",
-                         progress=self.config.progress)
-        self._add_time("eval", scores.seconds)
-        return self._record(trained, test_subset, split, degradation, scores)
+        def compute() -> None:
+            index = self.index(test_subset, split)
+            scores = predict(trained.model, index, self.eval_transform,
+                             normalizer=self.normalizer, device=self.device,
+                             batch_size=self.batch_size * 2, workers=self.workers,
+                             skip_bad=self.config.skip_bad_images, seed=self.config.seed,
+                             desc=f"eval {test_subset}", progress=self.config.progress)
+            self._add_time("eval", scores.seconds)
+            self._record(trained, test_subset, split, degradation, scores)
+
+        return self._saved(trained, test_subset, split, [degradation], compute)[0]
 
     def evaluate_settings(self, trained: TrainedModel, test_subset: str,
                           settings: list[Setting], split: str = "val") -> list[dict[str, Any]]:
         """Score ``test_subset`` under every setting (clean and/or degradations at the images'
         native resolution), decoding each file once; add and return one row per setting."""
-        index = self.index(test_subset, split)
-        by_setting = predict_settings(
-            trained.model, index, self.eval_transform, settings, normalizer=self.normalizer,
-            device=self.device, batch_size=self.batch_size * 2, workers=self.workers,
-            skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-            desc=f"eval {test_subset} ×{len(settings)}", progress=self.config.progress)
-        first = next(iter(by_setting.values()))
-        self._add_time("eval", first.seconds)
-        if first.bad:
-            self.bad.setdefault(f"{test_subset}/{split}", []).extend(first.bad)
-        return [self._record(trained, test_subset, split, s.name, by_setting[s.name],
-                             count_bad=False) for s in settings]
+        def compute() -> None:
+            index = self.index(test_subset, split)
+            by_setting = predict_settings(
+                trained.model, index, self.eval_transform, settings,
+                normalizer=self.normalizer, device=self.device,
+                batch_size=self.batch_size * 2, workers=self.workers,
+                skip_bad=self.config.skip_bad_images, seed=self.config.seed,
+                desc=f"eval {test_subset} ×{len(settings)}", progress=self.config.progress)
+            first = next(iter(by_setting.values()))
+            self._add_time("eval", first.seconds)
+            if first.bad:
+                self.bad.setdefault(f"{test_subset}/{split}", []).extend(first.bad)
+            for s in settings:
+                self._record(trained, test_subset, split, s.name, by_setting[s.name],
+                             count_bad=False)
+
+        return self._saved(trained, test_subset, split, [s.name for s in settings], compute)
+
+    def _saved(self, trained: TrainedModel, test_subset: str, split: str,
+               degradations: list[str], compute) -> list[dict[str, Any]]:
+        """Run ``compute`` (which adds rows and scores) and save what it added atomically under
+        ``partial/``; with ``--resume``, an evaluation saved before the interruption is read
+        back instead of computed again."""
+        what = [trained.train_subset or "(weights)", trained.sha256, test_subset, split,
+                degradations]
+        stem = hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
+        folder = self.run_dir / "partial"
+        done, scores_csv = folder / f"eval-{stem}.json", folder / f"eval-{stem}.csv"
+        if self.resume and done.is_file():
+            saved = json.loads(done.read_text())
+            self.rows.extend(saved["rows"])
+            self.scores.append(pd.read_csv(scores_csv, keep_default_na=False,
+                                           dtype={"path": str}))
+            for key, files in saved["bad"].items():
+                self.bad.setdefault(key, []).extend(tuple(b) for b in files)
+            return saved["rows"]
+        n_rows, n_scores = len(self.rows), len(self.scores)
+        bad_before = {k: len(v) for k, v in self.bad.items()}
+        compute()
+        rows = self.rows[n_rows:]
+        bad = {k: v[bad_before.get(k, 0):] for k, v in self.bad.items()
+               if len(v) > bad_before.get(k, 0)}
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_csv(scores_csv, pd.concat(self.scores[n_scores:], ignore_index=True))
+        atomic_write_json(done, {"what": what, "rows": rows, "bad": bad})  # written last
+        return rows
 
     def _record(self, trained: TrainedModel, test_subset: str, split: str, degradation: str,
                 scores: Scores, count_bad: bool = True) -> dict[str, Any]:

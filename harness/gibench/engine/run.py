@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
         "status": status,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": ctx.config.command,
+        "resumed": ctx.resume,
         "config": ctx.config.to_dict(),
         "resolved": {
             "detector": ctx.spec.name, "suite": ctx.suite.name, "dataset": ctx.dataset,
@@ -149,7 +151,45 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
     return run_config(config)
 
 
-def run_config(config: RunConfig) -> pd.DataFrame:
+def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
+    """Continue the interrupted run in ``run_dir`` with the configuration it recorded.
+
+    Finished trainings and evaluations are read back from the run directory, an unfinished
+    training continues from its last finished epoch; the final results equal an uninterrupted
+    run's. ``overrides`` may change only how it runs (``progress``, ``workers``), not what.
+    """
+    run_dir = Path(run_dir)
+    allowed = {"progress", "workers"}
+    if set(overrides) - allowed:
+        raise GibenchError(f"--resume takes the run's own configuration; it cannot change "
+                           f"{', '.join(sorted(set(overrides) - allowed))}")
+    record_path = run_dir / "run.json"
+    if not record_path.is_file():
+        raise GibenchError(f"--resume {run_dir}: no run.json there (not a run directory)")
+    try:
+        record = json.loads(record_path.read_text())
+        saved = dict(record["config"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GibenchError(f"--resume {run_dir}: run.json is unreadable ({exc})") from exc
+    if record.get("status") == "complete":
+        raise GibenchError(f"--resume {run_dir}: the run is already complete")
+    for key in ("data_root", "weights", "out"):
+        if saved.get(key) is not None:
+            saved[key] = Path(saved[key])
+    saved["subset_dirs"] = {k: (Path(v["path"]), v["label"])
+                            for k, v in saved.get("subset_dirs", {}).items()}
+    saved.update(overrides)
+    saved["out"] = run_dir
+    config = RunConfig(**{k: v for k, v in saved.items()
+                          if k in RunConfig.__dataclass_fields__})
+    now = git_state()
+    if record.get("git") and now and record["git"] != now:
+        print(f"warning: {run_dir} was started at {record['git']}, the code is now at {now}",
+              file=sys.stderr)
+    return run_config(config, resume=True)
+
+
+def run_config(config: RunConfig, resume: bool = False) -> pd.DataFrame:
     started = time.perf_counter()
     git = git_state()
     registry = get_registry(config.disabled_plugins)
@@ -169,9 +209,10 @@ def run_config(config: RunConfig) -> pd.DataFrame:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
     data_root, dataset = resolve_data(config, registry)
     run_dir = Path(config.out) if config.out else default_run_dir(config, registry)
-    if (run_dir / "run.json").exists():
-        raise GibenchError(f"{run_dir} already holds a run; choose another --out")
-    ctx = RunContext(config, registry, run_dir, data_root, dataset)
+    if (run_dir / "run.json").exists() and not resume:
+        raise GibenchError(f"{run_dir} already holds a run; choose another --out, or continue "
+                           f"it with: gibench run --resume {run_dir}")
+    ctx = RunContext(config, registry, run_dir, data_root, dataset, resume=resume)
     for name in config.subset_dirs:
         if registry.has("subset", name):
             raise GibenchError(f"--subset-dir name {name!r} is already a subset of "

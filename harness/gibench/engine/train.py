@@ -5,6 +5,12 @@ run's overrides applied by the caller. Model selection and early stopping look o
 held-out part of ``train``, never at ``val`` (GenImage reports on ``val``). After every epoch
 the full training state is written atomically to ``checkpoints/last.pt`` and, when the held-out
 accuracy improves, the weights to ``model.pt``.
+
+Resuming (``resume=True``) restores everything that decides what comes next — weights,
+optimizer and grad-scaler state, step, lr, the selection state and the history — from
+``last.pt``; the shuffle order, augmentations and stochastic layers of epoch ``e`` are seeded
+from ``(seed, e)`` alone, so an interrupted and resumed training ends with the same weights as
+an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from gibench.engine.device import Normalizer, amp_dtype, autocast
 from gibench.engine.evaluate import predict
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
-from gibench.outputs import atomic_torch_save
+from gibench.outputs import atomic_torch_save, load_checkpoint
 from gibench.specs import Recipe, Transform
 
 
@@ -91,8 +97,11 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 
 def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageIndex, *,
           train_transform: Transform, eval_transform: Transform, normalizer: Normalizer,
-          device: torch.device, config: TrainConfig, out_dir: Path) -> TrainResult:
-    """Train ``model`` in place; on return it holds the weights of the best held-out epoch."""
+          device: torch.device, config: TrainConfig, out_dir: Path,
+          resume: bool = False) -> TrainResult:
+    """Train ``model`` in place; on return it holds the weights of the best held-out epoch.
+
+    With ``resume``, training continues from ``out_dir/checkpoints/last.pt`` when it exists."""
     start = time.perf_counter()
     recipe = config.recipe
     model.to(device).to(memory_format=torch.channels_last)
@@ -113,10 +122,29 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
     result = TrainResult(-1, {})
     ckpt_dir = out_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    step = 0
-    for epoch in range(config.epochs):
+    step, first_epoch, elapsed = 0, 0, 0.0
+    if resume and (ckpt_dir / "last.pt").is_file():
+        state = load_checkpoint(ckpt_dir / "last.pt")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        first_epoch, step, lr = state["epoch"], state["step"], state["lr"]
+        best_key = (state["best_key"][0], state["best_key"][1])
+        best_epoch, best_metrics = state["best_epoch"], state["best_metrics"]
+        since_best, elapsed = state["since_best"], state["seconds"]
+        result.history = list(state["history"])
+        result.images_seen = state["images_seen"]
+        result.bad = [tuple(b) for b in state["bad"]]
+        result.stopped_early = state["stopped_early"]
+        if best_epoch > 0:
+            best_state = load_checkpoint(out_dir / "model.pt")
+        start -= elapsed
+    for epoch in range(first_epoch, config.epochs):
+        if result.stopped_early:
+            break
         model.train()
         dataset.epoch = epoch
+        loader.generator.manual_seed(config.seed * 1_000_003 + epoch)  # shuffle order
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout / stochastic layers
         losses = []
         bar = tqdm(loader, desc=f"train epoch {epoch + 1}/{config.epochs}", unit="batch",
@@ -164,17 +192,24 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             since_best = 0
         else:
             since_best += 1
-        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "epoch": epoch + 1, "history": result.history},
-                          ckpt_dir / "last.pt")
         if recipe.schedule == "plateau" and since_best >= recipe.patience:
             # CNNDetection's early stopping: divide the lr by 10, stop once it falls below min.
             lr /= 10.0
             if lr < recipe.min_lr:
                 result.stopped_early = True
-                break
-            _set_lr(opt, lr)
-            since_best = 0
+            else:
+                _set_lr(opt, lr)
+                since_best = 0
+        # Everything the next epoch depends on (the best weights are model.pt, saved above).
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "scaler": scaler.state_dict(), "epoch": epoch + 1, "step": step,
+                           "lr": lr, "best_key": list(best_key), "best_epoch": best_epoch,
+                           "best_metrics": best_metrics, "since_best": since_best,
+                           "history": result.history, "images_seen": result.images_seen,
+                           "bad": [list(b) for b in result.bad],
+                           "stopped_early": result.stopped_early,
+                           "seconds": time.perf_counter() - start},
+                          ckpt_dir / "last.pt")
     if best_state is not None:
         model.load_state_dict(best_state)
     result.best_epoch, result.best_holdout = best_epoch, best_metrics

@@ -124,6 +124,10 @@ def _start(ctx: click.Context, kw: dict) -> None:
 def _summary(out_dir: Path) -> None:
     import json
 
+    from gibench.engine.distributed import from_env
+
+    if not from_env().main:  # under torchrun rank 0 alone reports
+        return
     click.echo((out_dir / "results.md").read_text() if (out_dir / "results.md").exists()
                else "(no results)")
     record = json.loads((out_dir / "run.json").read_text())

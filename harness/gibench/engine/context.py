@@ -28,6 +28,14 @@ from gibench.data.layout import (
 )
 from gibench.engine.config import Budget, RunConfig, budget_for
 from gibench.engine.device import Normalizer, resolve_device
+from gibench.engine.distributed import (
+    Dist,
+    device_for,
+    gather_objects,
+    per_process_batch,
+    shard,
+)
+from gibench.engine.distributed import init as dist_init
 from gibench.engine.evaluate import Scores, Setting, predict, predict_settings
 from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
@@ -82,6 +90,10 @@ class RunContext:
         self.spec: DetectorSpec = registry.detector(config.detector)
         self.suite: SuiteSpec = registry.suite(config.suite)
         self.device = resolve_device(config.device)
+        #: the torchrun job (one process without torchrun): rank 0 alone writes outputs
+        self.job: Dist = dist_init(self.device.type)
+        self.device = device_for(self.job, self.device)
+        self.progress = config.progress and self.job.main
         pretrained = config.pretrained is not None or config.weights is not None
         self.budget: Budget = budget_for(dataset, self.spec, pretrained)
         self.input_size = config.input_size or self.budget.input_size
@@ -221,8 +233,9 @@ class RunContext:
                                    self.trainings[key]["sha256"])
             self._models[key] = trained
             return trained
-        cfg = TrainConfig(self.spec.recipe, self.epochs, self.batch_size, self.lr, self.workers,
-                          self.config.seed, self.config.skip_bad_images, self.config.progress)
+        cfg = TrainConfig(self.spec.recipe, self.epochs,
+                          per_process_batch(self.batch_size, self.job), self.lr, self.workers,
+                          self.config.seed, self.config.skip_bad_images, self.progress, self.job)
         result = train(model, kept, held, train_transform=self.train_transform,
                        eval_transform=self.eval_transform, normalizer=self.normalizer,
                        device=self.device, config=cfg, out_dir=out_dir, resume=self.resume)
@@ -239,8 +252,8 @@ class RunContext:
             "checkpoint": str(ckpt.relative_to(self.run_dir)), "sha256": sha256_file(ckpt),
             "stopped_early": result.stopped_early,
         }
-        # marks the training finished (read back by --resume)
-        atomic_write_json(done, {**self.trainings[key], "bad_files": result.bad})
+        if self.job.main:  # marks the training finished (read back by --resume)
+            atomic_write_json(done, {**self.trainings[key], "bad_files": result.bad})
         trained = TrainedModel(model.eval(), key, ckpt, self.trainings[key]["sha256"])
         self._models[key] = trained
         return trained
@@ -256,11 +269,12 @@ class RunContext:
         """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row."""
         def compute() -> None:
             index = self.index(test_subset, split)
-            scores = predict(trained.model, index, self.eval_transform,
-                             normalizer=self.normalizer, device=self.device,
-                             batch_size=self.batch_size * 2, workers=self.workers,
-                             skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-                             desc=f"eval {test_subset}", progress=self.config.progress)
+            part = self._shard(index)
+            scores = self._gathered(index, part, predict(
+                trained.model, part, self.eval_transform, normalizer=self.normalizer,
+                device=self.device, batch_size=self.batch_size * 2, workers=self.workers,
+                skip_bad=self.config.skip_bad_images, seed=self.config.seed,
+                desc=f"eval {test_subset}", progress=self.progress))
             self._add_time("eval", scores.seconds)
             self._record(trained, test_subset, split, degradation, scores)
 
@@ -272,12 +286,15 @@ class RunContext:
         native resolution), decoding each file once; add and return one row per setting."""
         def compute() -> None:
             index = self.index(test_subset, split)
+            part = self._shard(index)
             by_setting = predict_settings(
-                trained.model, index, self.eval_transform, settings,
+                trained.model, part, self.eval_transform, settings,
                 normalizer=self.normalizer, device=self.device,
                 batch_size=self.batch_size * 2, workers=self.workers,
                 skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-                desc=f"eval {test_subset} ×{len(settings)}", progress=self.config.progress)
+                desc=f"eval {test_subset} ×{len(settings)}", progress=self.progress)
+            by_setting = {name: self._gathered(index, part, scores)
+                          for name, scores in by_setting.items()}
             first = next(iter(by_setting.values()))
             self._add_time("eval", first.seconds)
             if first.bad:
@@ -287,6 +304,25 @@ class RunContext:
                              count_bad=False)
 
         return self._saved(trained, test_subset, split, [s.name for s in settings], compute)
+
+    def _shard(self, index: ImageIndex) -> ImageIndex:
+        """This rank's disjoint part of ``index`` (all of it without torchrun)."""
+        if not self.job.enabled:
+            return index
+        return index.subsample(shard(len(index), self.job))
+
+    def _gathered(self, index: ImageIndex, part: ImageIndex, scores: Scores) -> Scores:
+        """Every rank's scores of its part of ``index``, as one :class:`Scores` in index order
+        on every rank — the same as one process scoring all of it."""
+        if not self.job.enabled:
+            return scores
+        positions = shard(len(index), self.job)[scores.positions]
+        parts = gather_objects((positions, scores.logits, scores.bad, scores.seconds), self.job)
+        pos = np.concatenate([p[0] for p in parts])
+        order = np.argsort(pos, kind="stable")
+        logits = np.concatenate([p[1] for p in parts])[order]
+        bad = sorted(b for p in parts for b in p[2])
+        return Scores(index, pos[order], logits, bad, max(p[3] for p in parts))
 
     def _saved(self, trained: TrainedModel, test_subset: str, split: str,
                degradations: list[str], compute) -> list[dict[str, Any]]:
@@ -312,9 +348,10 @@ class RunContext:
         rows = self.rows[n_rows:]
         bad = {k: v[bad_before.get(k, 0):] for k, v in self.bad.items()
                if len(v) > bad_before.get(k, 0)}
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_csv(scores_csv, pd.concat(self.scores[n_scores:], ignore_index=True))
-        atomic_write_json(done, {"what": what, "rows": rows, "bad": bad})  # written last
+        if self.job.main:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_csv(scores_csv, pd.concat(self.scores[n_scores:], ignore_index=True))
+            atomic_write_json(done, {"what": what, "rows": rows, "bad": bad})  # written last
         return rows
 
     def _record(self, trained: TrainedModel, test_subset: str, split: str, degradation: str,

@@ -29,6 +29,9 @@ import torch
 import gibench
 from gibench.engine.config import RunConfig
 from gibench.engine.context import RunContext
+from gibench.engine.device import resolve_device
+from gibench.engine.distributed import barrier, broadcast_object
+from gibench.engine.distributed import init as dist_init
 from gibench.errors import GibenchError
 from gibench.outputs import atomic_write_csv, atomic_write_json, atomic_write_text, sha256_file
 from gibench.plugins import Registry, get_registry
@@ -127,6 +130,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
         "versions": versions(ctx.registry),
         "git": git,
         "device": _device_info(ctx.device),
+        "processes": ctx.job.world,
         "weights": ({"path": str(ctx.config.weights),
                      "sha256": sha256_file(Path(ctx.config.weights))}
                     if ctx.config.weights else None),
@@ -207,11 +211,19 @@ def run_config(config: RunConfig, resume: bool = False) -> pd.DataFrame:
             raise GibenchError(f"{option} must be at least {low}, got {value}")
     if not 0 < config.holdout_fraction < 1:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
-    data_root, dataset = resolve_data(config, registry)
-    run_dir = Path(config.out) if config.out else default_run_dir(config, registry)
+    job = dist_init(resolve_device(config.device).type)  # under torchrun: join the job
+    if job.main:  # builds mini on first use: once, before the other ranks look for it
+        data_root, dataset = resolve_data(config, registry)
+    barrier(job)
+    if not job.main:
+        data_root, dataset = resolve_data(config, registry)
+    # one run directory for the job (a default one carries rank 0's timestamp)
+    run_dir = broadcast_object(Path(config.out) if config.out
+                               else default_run_dir(config, registry), job)
     if (run_dir / "run.json").exists() and not resume:
         raise GibenchError(f"{run_dir} already holds a run; choose another --out, or continue "
                            f"it with: gibench run --resume {run_dir}")
+    barrier(job)  # every rank has looked before rank 0 writes run.json
     ctx = RunContext(config, registry, run_dir, data_root, dataset, resume=resume)
     for name in config.subset_dirs:
         if registry.has("subset", name):
@@ -221,8 +233,9 @@ def run_config(config: RunConfig, resume: bool = False) -> pd.DataFrame:
             config.test_subsets or []):
         ctx.subset_spec(name)  # unknown or foreign subset names fail now
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "run.json", _record(ctx, "running", started, git))
-    registry.pm.hook.gibench_run_started(run_dir=run_dir, config=config.to_dict())
+    if job.main:  # under torchrun rank 0 alone writes the run directory and reports
+        atomic_write_json(run_dir / "run.json", _record(ctx, "running", started, git))
+        registry.pm.hook.gibench_run_started(run_dir=run_dir, config=config.to_dict())
     status = "failed"
     try:
         ctx.suite.run(ctx)
@@ -232,16 +245,19 @@ def run_config(config: RunConfig, resume: bool = False) -> pd.DataFrame:
         raise
     finally:
         results = ctx.results_frame()
-        atomic_write_csv(run_dir / "results.csv", results)
-        atomic_write_csv(run_dir / "scores.csv", ctx.scores_frame())
-        if len(results):
-            atomic_write_text(run_dir / "results.md",
-                              ctx.suite.render(results, registry.all("subset")))
-        atomic_write_json(run_dir / "run.json", _record(ctx, status, started, git))
-    try:
-        registry.pm.hook.gibench_run_finished(run_dir=run_dir, results=results)
-    except Exception as exc:  # a reporter plugin must not fail a finished run
-        print(f"warning: a gibench_run_finished hook failed: {exc}", file=sys.stderr)
+        if job.main:
+            atomic_write_csv(run_dir / "results.csv", results)
+            atomic_write_csv(run_dir / "scores.csv", ctx.scores_frame())
+            if len(results):
+                atomic_write_text(run_dir / "results.md",
+                                  ctx.suite.render(results, registry.all("subset")))
+            atomic_write_json(run_dir / "run.json", _record(ctx, status, started, git))
+    if job.main:
+        try:
+            registry.pm.hook.gibench_run_finished(run_dir=run_dir, results=results)
+        except Exception as exc:  # a reporter plugin must not fail a finished run
+            print(f"warning: a gibench_run_finished hook failed: {exc}", file=sys.stderr)
+    barrier(job)  # the files exist before any rank returns
     return results
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, amp_dtype, autocast
+from gibench.engine.distributed import SINGLE, Dist, barrier, epoch_order, gather_objects
 from gibench.engine.evaluate import predict
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
@@ -47,6 +48,8 @@ class TrainConfig:
     seed: int
     skip_bad: bool = False
     progress: bool = True
+    #: the torchrun job (one process by default); ``batch_size`` is then per process
+    job: Dist = SINGLE
 
 
 @dataclass
@@ -104,15 +107,27 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
     With ``resume``, training continues from ``out_dir/checkpoints/last.pt`` when it exists."""
     start = time.perf_counter()
     recipe = config.recipe
+    job = config.job
     model.to(device).to(memory_format=torch.channels_last)
+    # Under torchrun: DDP averages the gradients, so every rank holds the same weights; each
+    # rank trains on its part of the epoch's order (see distributed.epoch_order).
+    net = (torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
+        if job.enabled else model)
     opt = make_optimizer(recipe, model.parameters(), config.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device) == torch.float16)
     dataset = ImageDataset(train_index, train_transform, seed=config.seed,
                            skip_bad=config.skip_bad)
-    loader = make_loader(dataset, config.batch_size, shuffle=True, workers=config.workers,
-                         seed=config.seed, pin_memory=device.type == "cuda",
-                         drop_last=len(train_index) > config.batch_size)
-    steps_per_epoch = max(1, len(loader))
+
+    def epoch_loader(epoch: int):
+        """This rank's batches of ``epoch``: the order depends on (seed, epoch) alone."""
+        part = torch.utils.data.Subset(dataset, epoch_order(len(dataset), config.seed, epoch,
+                                                            job))
+        return make_loader(part, config.batch_size, shuffle=False, workers=config.workers,
+                           seed=config.seed, pin_memory=device.type == "cuda",
+                           drop_last=len(part) > config.batch_size)
+
+    steps_per_epoch = max(1, len(epoch_loader(0)))
     total_steps = steps_per_epoch * config.epochs
     # The warm-up keeps its share of the recipe's epochs when the budget shortens training.
     warmup_steps = round(recipe.warmup_epochs / max(recipe.epochs, 1) * total_steps)
@@ -144,11 +159,10 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             break
         model.train()
         dataset.epoch = epoch
-        loader.generator.manual_seed(config.seed * 1_000_003 + epoch)  # shuffle order
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout / stochastic layers
         losses = []
-        bar = tqdm(loader, desc=f"train epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   leave=False, disable=None if config.progress else True)
+        bar = tqdm(epoch_loader(epoch), desc=f"train epoch {epoch + 1}/{config.epochs}",
+                   unit="batch", leave=False, disable=None if config.progress else True)
         for batch in bar:
             result.bad.extend((train_index.paths[i], r) for i, r in batch.bad)
             if batch.images.shape[0] == 0:
@@ -159,7 +173,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             x = normalizer(batch.images.to(device, non_blocking=True))
             y = batch.labels.to(device, non_blocking=True).float()
             with autocast(device):
-                logits = model(x).reshape(-1)
+                logits = net(x).reshape(-1)
             loss = F.binary_cross_entropy_with_logits(logits.float(), y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -188,7 +202,8 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         if key > best_key:
             best_key, best_epoch, best_metrics = key, epoch + 1, metrics
             best_state = copy.deepcopy(model.state_dict())
-            atomic_torch_save(best_state, out_dir / "model.pt")
+            if job.main:
+                atomic_torch_save(best_state, out_dir / "model.pt")
             since_best = 0
         else:
             since_best += 1
@@ -201,15 +216,24 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
                 _set_lr(opt, lr)
                 since_best = 0
         # Everything the next epoch depends on (the best weights are model.pt, saved above).
-        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "scaler": scaler.state_dict(), "epoch": epoch + 1, "step": step,
-                           "lr": lr, "best_key": list(best_key), "best_epoch": best_epoch,
-                           "best_metrics": best_metrics, "since_best": since_best,
-                           "history": result.history, "images_seen": result.images_seen,
-                           "bad": [list(b) for b in result.bad],
-                           "stopped_early": result.stopped_early,
-                           "seconds": time.perf_counter() - start},
-                          ckpt_dir / "last.pt")
+        # (Under torchrun rank 0 writes; its files are the job's: the weights are the same on
+        # every rank, and resuming ranks read rank 0's state.)
+        if job.main:
+            atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                               "scaler": scaler.state_dict(), "epoch": epoch + 1,
+                               "step": step, "lr": lr, "best_key": list(best_key),
+                               "best_epoch": best_epoch, "best_metrics": best_metrics,
+                               "since_best": since_best, "history": result.history,
+                               "images_seen": result.images_seen,
+                               "bad": [list(b) for b in result.bad],
+                               "stopped_early": result.stopped_early,
+                               "seconds": time.perf_counter() - start},
+                              ckpt_dir / "last.pt")
+        barrier(job)
+    if job.enabled:  # every rank saw its own part: count and list the whole job's
+        parts = gather_objects((result.images_seen, result.bad), job)
+        result.images_seen = sum(n for n, _ in parts)
+        result.bad = sorted({tuple(b) for _, bad in parts for b in bad})
     if best_state is not None:
         model.load_state_dict(best_state)
     result.best_epoch, result.best_holdout = best_epoch, best_metrics

@@ -141,13 +141,13 @@ def test_each_file_is_decoded_once_whatever_the_number_of_settings(tmp_path, mon
     fake, _ = _indexes(tmp_path, SIZES)
     registry = build_registry()
     calls: list[str] = []
-    real_load = dataset_module.load_rgb
+    real_decode = dataset_module.decode_rgb
 
     def counting(path):
         calls.append(str(path))
-        return real_load(path)
+        return real_decode(path)
 
-    monkeypatch.setattr(dataset_module, "load_rgb", counting)
+    monkeypatch.setattr(dataset_module, "decode_rgb", counting)
     settings = [CLEAN] + [Setting(f"blur:{s:g}", registry.degradation("blur"), s)
                           for s in (1.0, 2.0, 3.0)]
     out = predict_settings(_MeanNet(), fake, _resize_crop_transform(32), settings,

@@ -1,7 +1,9 @@
 """A torch ``Dataset`` over an :class:`~gibench.data.layout.ImageIndex`, and its loader.
 
 Workers decode files and run the detector's CPU-side transform, producing fixed-size uint8
-tensors (4× less host→device traffic than float). Randomness of sample ``i`` comes from a
+tensors (4× less host→device traffic than float); without a transform they produce the decoded
+images themselves, at their native resolution, by the fastest decoder that gives PIL's pixels
+(:func:`~gibench.data.images.decode_rgb`). Randomness of sample ``i`` comes from a
 :class:`random.Random` seeded with ``(seed, epoch, i)``, so augmentations do not depend on the
 worker count or the batch size.
 """
@@ -15,16 +17,18 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from gibench.data.images import BadImageError, load_rgb
+from gibench.data.images import BadImageError, decode_rgb, load_rgb
 from gibench.data.layout import ImageIndex
 from gibench.specs import Transform
 
 
 class ImageDataset(Dataset):
     """Items are ``(uint8 CHW tensor, label, index)``, or ``(None, reason, index)`` when
-    ``skip_bad`` is set and the file cannot be decoded."""
+    ``skip_bad`` is set and the file cannot be decoded. ``transform=None``: the tensor is the
+    decoded image itself (no resize, no crop), for evaluations that degrade images at their
+    native resolution before the detector's transform."""
 
-    def __init__(self, index: ImageIndex, transform: Transform, seed: int = 0,
+    def __init__(self, index: ImageIndex, transform: Transform | None, seed: int = 0,
                  skip_bad: bool = False) -> None:
         self.index = index
         self.transform = transform
@@ -36,14 +40,16 @@ class ImageDataset(Dataset):
         return len(self.index)
 
     def __getitem__(self, i: int):
-        rng = random.Random(f"{self.seed}:{self.epoch}:{i}")
         path = self.index.path(i)
         try:
-            img = load_rgb(path)
+            img = decode_rgb(path) if self.transform is None else load_rgb(path)
         except BadImageError as exc:
             if self.skip_bad:
                 return None, exc.reason, i
             raise
+        if self.transform is None:
+            return img, int(self.index.labels[i]), i
+        rng = random.Random(f"{self.seed}:{self.epoch}:{i}")
         return self.transform(img, rng), int(self.index.labels[i]), i
 
 
@@ -70,15 +76,6 @@ def collate(items: list) -> Batch:
     labels = torch.tensor([it[1] for it in good], dtype=torch.int64)
     indices = torch.tensor([it[2] for it in good], dtype=torch.int64)
     return Batch(images, labels, indices, bad)
-
-
-def native_uint8(img, rng=None) -> torch.Tensor:
-    """The decoded image itself as a uint8 CHW tensor: no resize, no crop. Used where the
-    evaluation degrades images at their native resolution before the detector's transform."""
-    import numpy as np
-
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
 @dataclass

@@ -5,17 +5,34 @@ images are expanded to RGB; images with an alpha channel (RGBA, LA, P with trans
 composited on white; CMYK is converted by PIL's ICC-less conversion; 16-bit grey is scaled to 8
 bits. A truncated, empty or undecodable file raises :class:`BadImageError` naming it — never
 a half-decoded image (CNNDetection sets ``LOAD_TRUNCATED_IMAGES``; we do not).
+
+:func:`load_rgb` is the reference decoder (PIL), and what detectors' CPU transforms (which take
+PIL images) get. :func:`decode_rgb` gives the same pixels as a uint8 tensor — what evaluations
+that degrade images at their native resolution want — by the fastest decoder known to give them:
+torchvision's libjpeg-turbo for plain 8-bit RGB and grey JPEGs (1.24x PIL's speed on 256-px
+photographs, 1.51x on 512-px ones, decode and conversion to a tensor: BENCHMARKS.md), PIL for
+everything else. The fast path is taken only when PIL's own header parse says the file is a JPEG
+(not MPO) in mode ``RGB`` or ``L``, within the decompression-bomb limit, with no EXIF/XMP
+orientation other than 1; any failure of the fast decoder sends the file to :func:`load_rgb`,
+which decodes it or raises its :class:`BadImageError`. PNG stays on PIL: torchvision 0.29's
+``decode_png`` is only 1.17x faster and crashes the process (segmentation fault) on some corrupt
+PNG data instead of raising.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gibench.errors import GibenchError
+
+if TYPE_CHECKING:  # torch is imported where it is used: data check's workers never need it
+    import torch
 
 
 class BadImageError(GibenchError):
@@ -65,3 +82,51 @@ def load_rgb(path: Path | str) -> Image.Image:
         elif Path(path).is_file() and Path(path).stat().st_size == 0:
             reason = "empty file (0 bytes)"
         raise BadImageError(path, reason) from exc
+
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_ORIENTATION = 0x0112
+
+
+def _fast_jpeg(path: Path | str) -> torch.Tensor | None:
+    """``path`` decoded by torchvision (uint8 CHW, RGB) when that gives :func:`load_rgb`'s
+    pixels for sure (see the module doc), else ``None``."""
+    try:
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+    except OSError:
+        return None
+    if not data.startswith(_JPEG_MAGIC):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # torchvision 0.29 deprecates its decoders for TorchCodec's; while they exist they
+            # are used, and once they are gone every file goes to PIL (the import fails below)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with Image.open(io.BytesIO(data), formats=("JPEG",)) as img:
+                width, height = img.size
+                if (img.format != "JPEG" or img.mode not in ("RGB", "L")
+                        or img.getexif().get(_ORIENTATION, 1) != 1):
+                    return None
+            import torch
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+            out = decode_jpeg(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.RGB)
+    except Exception:  # whatever went wrong, load_rgb decodes the file or says why it can't
+        return None
+    if tuple(out.shape) != (3, height, width):  # pragma: no cover - never seen
+        return None
+    return out
+
+
+def decode_rgb(path: Path | str) -> torch.Tensor:
+    """``path`` as a uint8 ``(3, H, W)`` tensor with :func:`load_rgb`'s pixels, by the fastest
+    decoder that gives them (see the module doc). Raises :class:`BadImageError` exactly when
+    :func:`load_rgb` does."""
+    import torch
+
+    fast = _fast_jpeg(path)
+    if fast is not None:
+        return fast
+    return torch.from_numpy(np.array(load_rgb(path), dtype=np.uint8)).permute(2, 0, 1)

@@ -33,6 +33,8 @@ class RunConfig:
     seed: int = 0
     out: Path | None = None
     workers: int | None = None
+    #: evaluate with ``torch.compile(model)`` (``--compile``): pays on long evaluations only
+    compile: bool = False
     skip_bad_images: bool = False
     holdout_fraction: float = 0.1
     progress: bool = True
@@ -85,7 +87,9 @@ MINI_INPUT, MINI_LOAD, MINI_EPOCHS, MINI_SCRATCH_LR_SCALE = 64, 72, 3, 3.0
 
 def budget_for(dataset: str, spec: DetectorSpec, pretrained: bool) -> Budget:
     pre = spec.preprocess
-    if dataset != "mini":
+    from gibench.data.mini import EMBEDDED_DATASETS
+
+    if dataset not in EMBEDDED_DATASETS:
         return Budget(pre.input_size, pre.load_size, spec.recipe.epochs, 1.0,
                       "the detector's own recipe")
     # Only a fine-tuning lr is too small from scratch; recipes that train from scratch keep theirs.

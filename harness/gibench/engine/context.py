@@ -27,7 +27,7 @@ from gibench.data.layout import (
     stratified_holdout,
 )
 from gibench.engine.config import Budget, RunConfig, budget_for
-from gibench.engine.device import Normalizer, resolve_device
+from gibench.engine.device import Normalizer, compile_for_eval, resolve_device
 from gibench.engine.distributed import (
     Dist,
     device_for,
@@ -62,6 +62,7 @@ class TrainedModel:
     train_subset: str | None  # None: loaded weights, trained elsewhere
     checkpoint: Path | None
     sha256: str | None
+    compiled: torch.nn.Module | None = None  # ``model`` compiled, with --compile (issue 6)
 
 
 def load_detector(spec: DetectorSpec, path: Path, input_size: int, device: torch.device,
@@ -271,11 +272,12 @@ class RunContext:
             index = self.index(test_subset, split)
             part = self._shard(index)
             scores = self._gathered(index, part, predict(
-                trained.model, part, self.eval_transform, normalizer=self.normalizer,
+                self._eval_model(trained), part, self.eval_transform, normalizer=self.normalizer,
                 device=self.device, batch_size=self.batch_size * 2, workers=self.workers,
                 skip_bad=self.config.skip_bad_images, seed=self.config.seed,
                 desc=f"eval {test_subset}", progress=self.progress))
             self._add_time("eval", scores.seconds)
+            self._add_eval_timings(scores)
             self._record(trained, test_subset, split, degradation, scores)
 
         return self._saved(trained, test_subset, split, [degradation], compute)[0]
@@ -288,7 +290,7 @@ class RunContext:
             index = self.index(test_subset, split)
             part = self._shard(index)
             by_setting = predict_settings(
-                trained.model, part, self.eval_transform, settings,
+                self._eval_model(trained), part, self.eval_transform, settings,
                 normalizer=self.normalizer, device=self.device,
                 batch_size=self.batch_size * 2, workers=self.workers,
                 skip_bad=self.config.skip_bad_images, seed=self.config.seed,
@@ -297,6 +299,7 @@ class RunContext:
                           for name, scores in by_setting.items()}
             first = next(iter(by_setting.values()))
             self._add_time("eval", first.seconds)
+            self._add_eval_timings(first)
             if first.bad:
                 self.bad.setdefault(f"{test_subset}/{split}", []).extend(first.bad)
             for s in settings:
@@ -304,6 +307,22 @@ class RunContext:
                              count_bad=False)
 
         return self._saved(trained, test_subset, split, [s.name for s in settings], compute)
+
+    # -- fast evaluation (issue 6): --compile, and where the evaluation time went ---------
+    def _eval_model(self, trained: TrainedModel) -> torch.nn.Module:
+        """The module that evaluates: ``trained.model``, compiled once with ``--compile``."""
+        if not self.config.compile:
+            return trained.model
+        if trained.compiled is None:
+            trained.compiled = compile_for_eval(trained.model)
+        return trained.compiled
+
+    def _add_eval_timings(self, scores: Scores) -> None:
+        """``eval_wait_data``, ``eval_transfer``, ``eval_preprocess``, ``eval_model``: the
+        phases of :data:`gibench.engine.evaluate.PHASES`, summed over the evaluations."""
+        for phase, seconds in scores.timings.items():
+            self._add_time(f"eval_{phase}", seconds)
+    # -- end of fast evaluation ----------------------------------------------------------
 
     def _shard(self, index: ImageIndex) -> ImageIndex:
         """This rank's disjoint part of ``index`` (all of it without torchrun)."""
@@ -322,7 +341,8 @@ class RunContext:
         order = np.argsort(pos, kind="stable")
         logits = np.concatenate([p[1] for p in parts])[order]
         bad = sorted(b for p in parts for b in p[2])
-        return Scores(index, pos[order], logits, bad, max(p[3] for p in parts))
+        return Scores(index, pos[order], logits, bad, max(p[3] for p in parts),
+                      scores.timings)  # this rank's breakdown
 
     def _saved(self, trained: TrainedModel, test_subset: str, split: str,
                degradations: list[str], compute) -> list[dict[str, Any]]:

@@ -8,19 +8,26 @@ With degradations (:func:`predict_settings`), workers decode only: images travel
 resolution, stacked by size; on the device each size group is degraded (batched) under every
 setting, then brought to the detector's input by the batched form of its evaluation transform
 (``transform.batch``). Every file is decoded once, whatever the number of settings.
+
+Both record where the time went (:attr:`Scores.timings`, see :class:`PhaseTimer`): waiting for
+the loader (decode-bound time), the host→device copy, the on-device preprocessing (degradations,
+batched transform, normalisation) and the model's forward pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: see _progress
 
-from gibench.data.dataset import ImageDataset, make_loader, native_uint8
+from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, autocast
 from gibench.specs import DegradationSpec, Transform
@@ -35,6 +42,8 @@ class Scores:
     logits: np.ndarray  # float64 logits, positive = fake
     bad: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of skipped files
     seconds: float = 0.0
+    #: seconds per phase (:data:`PHASES`); on the CPU they sum to at most ``seconds``
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def labels(self) -> np.ndarray:
@@ -43,6 +52,75 @@ class Scores:
     @property
     def paths(self) -> list[str]:
         return [self.index.paths[i] for i in self.positions]
+
+
+#: The phases of an evaluation loop, as :attr:`Scores.timings` names them: ``wait_data`` —
+#: blocked on the loader (decoding and CPU preprocessing not hidden behind the device work);
+#: ``transfer`` — host→device copy; ``preprocess`` — on-device degradations, batched transform and
+#: normalisation; ``model`` — the forward pass.
+PHASES = ("wait_data", "transfer", "preprocess", "model")
+
+
+class PhaseTimer:
+    """Seconds spent in each phase of an evaluation loop (``with timer("model"): ...``).
+
+    On the CPU every phase is timed by the wall clock. On CUDA, where the device phases are
+    asynchronous, they are timed by CUDA events recorded on the current stream and read once in
+    :meth:`totals` (no synchronisation per batch); ``wait_data`` stays on the wall clock. The
+    device then works on one batch while the host waits for the next, so on CUDA the phases may
+    sum to more than the loop's wall time — the overlap the pipeline is for.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+        self._events: deque[tuple[str, torch.cuda.Event, torch.cuda.Event]] = deque()
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        if self.cuda and phase != "wait_data":
+            start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+            start.record()
+            yield
+            end.record()
+            self._events.append((phase, start, end))
+            if len(self._events) > 512:  # bounded: read the pairs the GPU has finished
+                self._read(lambda event: event.query())
+        else:
+            t = time.perf_counter()
+            yield
+            self.seconds[phase] += time.perf_counter() - t
+
+    def _read(self, finished) -> None:
+        """Add up the recorded event pairs, oldest first, while ``finished(end event)``."""
+        while self._events and finished(self._events[0][2]):
+            phase, start, end = self._events.popleft()
+            self.seconds[phase] += start.elapsed_time(end) / 1000.0
+
+    def totals(self) -> dict[str, float]:
+        """The seconds per phase (on CUDA, after waiting for the recorded work to finish)."""
+        if self._events:
+            self._events[-1][2].synchronize()
+            self._read(lambda event: True)
+        return dict(self.seconds)
+
+
+def _progress(loader, desc: str, progress: bool):
+    """A progress bar over ``loader``. Not ``tqdm.auto``'s: its class (``tqdm.asyncio``'s) calls
+    ``iter()`` on the loader when built, which starts a second set of workers that decode batches
+    nobody reads (tqdm issues 1467 and 1598) — measured: twice the decode time."""
+    return tqdm(loader, desc=desc, unit="batch", leave=False, disable=None if progress else True)
+
+
+def _timed(loader, timer: PhaseTimer) -> Iterator:
+    """The loader's batches, the time spent waiting for each counted as ``wait_data``."""
+    batches = iter(loader)
+    while True:
+        with timer("wait_data"):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        yield batch
 
 
 @torch.inference_mode()
@@ -59,22 +137,25 @@ def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
     logits: list[torch.Tensor] = []
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
-    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=None if progress else True)
-    for batch in bar:
+    timer = PhaseTimer(device)
+    bar = _progress(loader, desc, progress)
+    for batch in _timed(bar, timer):
         bad.extend((index.paths[i], reason) for i, reason in batch.bad)
         if batch.images.shape[0] == 0:
             continue
-        x = normalizer(batch.images.to(device, non_blocking=True))
-        with autocast(device):
-            out = model(x).reshape(-1)
-        logits.append(out.float())
+        with timer("transfer"):
+            images = batch.images.to(device, non_blocking=True)
+        with timer("preprocess"):
+            x = normalizer(images)
+        with timer("model"), autocast(device):
+            logits.append(model(x).reshape(-1).float())
         positions.append(batch.indices)
     if logits:
         all_logits = torch.cat(logits).double().cpu().numpy()
         all_pos = torch.cat(positions).numpy()
     else:
         all_logits, all_pos = np.zeros(0), np.zeros(0, dtype=np.int64)
-    return Scores(index, all_pos, all_logits, bad, time.perf_counter() - start)
+    return Scores(index, all_pos, all_logits, bad, time.perf_counter() - start, timer.totals())
 
 
 @dataclass(frozen=True)
@@ -123,25 +204,29 @@ def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Trans
     Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
     start = time.perf_counter()
     model.eval()
-    dataset = ImageDataset(index, native_uint8, seed=seed, skip_bad=skip_bad)
+    dataset = ImageDataset(index, None, seed=seed, skip_bad=skip_bad)
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
                          pin_memory=device.type == "cuda", by_size=True)
     logits: dict[str, list[torch.Tensor]] = {s.name: [] for s in settings}
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
-    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=None if progress else True)
-    for sized in bar:
+    timer = PhaseTimer(device)
+    bar = _progress(loader, desc, progress)
+    for sized in _timed(bar, timer):
         bad.extend((index.paths[i], reason) for i, reason in sized.bad)
         for group in sized.groups:
-            images = group.images.to(device, non_blocking=True)
-            seeds = sample_seeds(seed, group.indices).to(device)
+            with timer("transfer"):
+                images = group.images.to(device, non_blocking=True)
+                seeds = sample_seeds(seed, group.indices).to(device)
             positions.append(group.indices)
             for setting in settings:
-                degraded = (images if setting.spec is None
-                            else setting.spec.apply(images, setting.strength, seeds))
-                x = normalizer(_to_input(degraded, transform, group.indices, seed, device))
-                with autocast(device):
+                with timer("preprocess"):
+                    degraded = (images if setting.spec is None
+                                else setting.spec.apply(images, setting.strength, seeds))
+                    x = normalizer(_to_input(degraded, transform, group.indices, seed, device))
+                with timer("model"), autocast(device):
                     logits[setting.name].append(model(x).reshape(-1).float())
+    timings = timer.totals()
     seconds = time.perf_counter() - start
     if positions:
         pos = torch.cat(positions)
@@ -153,5 +238,5 @@ def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Trans
     else:
         all_pos = np.zeros(0, dtype=np.int64)
         out = {name: np.zeros(0) for name in logits}
-    return {name: Scores(index, all_pos, values, list(bad), seconds)
+    return {name: Scores(index, all_pos, values, list(bad), seconds, dict(timings))
             for name, values in out.items()}

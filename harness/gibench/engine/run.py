@@ -79,20 +79,21 @@ def versions(registry: Registry) -> dict[str, Any]:
 
 def resolve_data(config: RunConfig, registry: Registry) -> tuple[Path, str]:
     """(data root, dataset name): ``mini`` (built on demand) when no data root is given."""
-    if config.data_root is None:
-        if config.dataset not in (None, "mini"):
-            raise GibenchError(f"--dataset {config.dataset} needs --data-root")
-        from gibench.data.mini import ensure_mini
+    if config.data_root is None:  # an embedded dataset, built on first use
+        from gibench.data.mini import EMBEDDED_DATASETS, ensure_embedded
 
-        return ensure_mini(seed=0, progress=config.progress), "mini"
+        dataset = config.dataset or "mini"
+        if dataset not in EMBEDDED_DATASETS:
+            raise GibenchError(f"--dataset {config.dataset} needs --data-root")
+        return ensure_embedded(dataset, seed=0, progress=config.progress), dataset
     root = Path(config.data_root).expanduser()
     if not root.is_dir():
         raise GibenchError(f"--data-root {root} is not a directory")
     dataset = config.dataset
     if dataset is None:
-        from gibench.data.mini import DATASET as MINI
+        from gibench.data.mini import embedded_dataset_of
 
-        dataset = MINI if (root / "MINI.json").is_file() else "genimage"
+        dataset = embedded_dataset_of(root) or "genimage"
     if dataset not in registry.datasets():
         raise GibenchError(f"unknown dataset {dataset!r}; known: {', '.join(registry.datasets())}")
     return root, dataset
@@ -163,7 +164,7 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
     run's. ``overrides`` may change only how it runs (``progress``, ``workers``), not what.
     """
     run_dir = Path(run_dir)
-    allowed = {"progress", "workers"}
+    allowed = {"progress", "workers", "compile"}
     if set(overrides) - allowed:
         raise GibenchError(f"--resume takes the run's own configuration; it cannot change "
                            f"{', '.join(sorted(set(overrides) - allowed))}")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: its notebook check iterates the loader once more
 
 from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.layout import ImageIndex

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
+from gibench.data.commands import audit as _data_audit
+from gibench.data.commands import mini_biased as _data_mini_biased
 from gibench.errors import GibenchError
 from gibench.leaderboard.cli import leaderboard
 
@@ -89,6 +91,10 @@ def _run_options(f):
                           "resolution (e.g. jpeg:65, blur:3, lowres:112; repeatable; gibench "
                           "list degradations). For --suite degraded / robustness: the settings "
                           "/ the degradations to sweep instead of the paper's."),
+        click.option("--compile", is_flag=True, default=False,
+                     help="Evaluate with torch.compile(model): the same scores within float "
+                          "rounding; compiling takes tens of seconds per input shape, so it "
+                          "pays on long evaluations only (BENCHMARKS.md)."),
         click.option("--no-progress", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -134,6 +140,12 @@ def _summary(out_dir: Path) -> None:
     bad = {k: v["count"] for k, v in record.get("bad_images", {}).items()}
     t = record["timings"]
     tp = record["throughput"]["eval_images_per_second"]
+    phases = (("waiting for decoding", "eval_wait_data"), ("to device", "eval_transfer"),
+              ("preprocessing", "eval_preprocess"), ("model", "eval_model"))
+    t_all = record["timings"]
+    if "eval_model" in t_all:
+        click.echo("eval time: " + ", ".join(f"{label} {t_all[key]:.1f} s"
+                                              for label, key in phases))
     click.echo(f"run directory: {out_dir}")
     click.echo(f"time: {t['total']:.0f} s (train {t.get('train', 0):.0f} s, eval "
                f"{t.get('eval', 0):.0f} s" + (f", {tp:.0f} images/s" if tp else "") + ")")
@@ -188,13 +200,15 @@ def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
     source = click.get_current_context().get_parameter_source
     given = sorted(f"--{k.replace('_', '-')}" for k in kw
                    if source(k) == click.core.ParameterSource.COMMANDLINE
-                   and k not in ("no_progress", "workers"))
+                   and k not in ("no_progress", "workers", "compile"))
     if given:
         raise click.UsageError(f"--resume continues the run with its recorded configuration; "
                                f"leave out {', '.join(given)}")
     overrides: dict = {"progress": not kw["no_progress"]}
     if kw["workers"] is not None:
         overrides["workers"] = kw["workers"]
+    if kw["compile"]:
+        overrides["compile"] = True
     resume(run_dir, **overrides)
     _summary(run_dir)
 
@@ -336,10 +350,38 @@ def data() -> None:
               help="Which dataset's subsets to look for.")
 @click.option("--sample", type=int, default=16, show_default=True,
               help="Images per folder whose size is read.")
+@click.option("--deep", is_flag=True,
+              help="Also decode every image file of every subset found, list the bad ones in "
+                   "--bad-list and exit 1 if there is any.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Decoding processes for --deep.  [default: the usable cores]")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True,
+              help="Seconds a file may take to decode (--deep); a slower one is a bad file.")
+@click.option("--bad-list", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("bad-files.csv"), show_default=True,
+              help="CSV (path, reason, subset) of the bad files --deep finds; written even "
+                   "when there are none.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (--deep).")
 @click.pass_context
-def data_check(ctx: click.Context, root: Path, dataset: str, sample: int) -> None:
-    """Count images per subset/split/label, list formats and sizes, name missing folders."""
-    from gibench.data.check import check_root, render_report
+def data_check(ctx: click.Context, root: Path, dataset: str, sample: int, deep: bool,
+               workers: int | None, timeout: float, bad_list: Path, no_progress: bool) -> None:
+    """Count images per subset/split/label, list formats and sizes, name missing folders.
+
+    With --deep, also decode every image as training would: exit status 1 if a folder is
+    missing or a file is bad.
+
+    \b
+    Example:
+      gibench data check --deep --bad-list bad.csv /data/GenImage
+    """
+    from gibench.data.check import (
+        check_root,
+        deep_check,
+        render_deep,
+        render_report,
+        write_bad_list,
+    )
 
     registry = _registry(ctx)
     subsets = registry.subsets(dataset)
@@ -348,7 +390,13 @@ def data_check(ctx: click.Context, root: Path, dataset: str, sample: int) -> Non
                            f"{', '.join(registry.datasets())}")
     report = check_root(root, subsets, sample=sample)
     click.echo(render_report(report))
-    sys.exit(0 if report.ok else 1)
+    ok = report.ok
+    if deep:
+        result = deep_check(report, workers=workers, timeout=timeout, progress=not no_progress)
+        write_bad_list(result, bad_list)
+        click.echo("\n" + render_deep(result, bad_list))
+        ok = ok and result.ok
+    sys.exit(0 if ok else 1)
 
 
 @data.command("mini")
@@ -361,6 +409,8 @@ def data_mini(seed: int) -> None:
 
 
 main.add_command(leaderboard)
+data.add_command(_data_audit)
+data.add_command(_data_mini_biased)
 
 
 if __name__ == "__main__":  # pragma: no cover

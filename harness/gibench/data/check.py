@@ -4,22 +4,37 @@
 folder, counts the images (paths only), tallies their formats and reads the size of a small
 seeded sample from the file headers. The sizes and formats per label show at a glance the
 shortcut GenImage is known for (fakes are PNGs of one fixed size, reals are ImageNet JPEGs).
-:func:`render_report` turns the result into text for the ``gibench check`` command.
+:func:`render_report` turns the result into text for the ``gibench data check`` command.
+
+:func:`deep_check` (``gibench data check --deep``) then decodes every image file of every
+subset found, as training and evaluation would (:func:`~gibench.data.images.load_rgb`), in
+worker processes that are watched: a file that hangs its decoder past a time limit, or crashes
+it, is a bad file like an undecodable one, and the check goes on with a fresh worker.
+:func:`write_bad_list` writes the bad files to a CSV, so a download is cleaned once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import multiprocessing
 import os
-from collections import Counter
-from collections.abc import Callable, Sequence
+import signal
+import time
+import warnings
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tabulate import tabulate
 
+from gibench.data.images import BadImageError, load_rgb
 from gibench.data.layout import describe_folder, find_subset_dir, list_images
+from gibench.errors import GibenchError
 from gibench.specs import LABEL_FOLDERS, SPLITS, SubsetSpec
 
 _LABELS: tuple[str, ...] = tuple(sorted(LABEL_FOLDERS))  # ("ai", "nature")
@@ -36,6 +51,8 @@ class FolderStats:
     formats: Counter[str] = field(default_factory=Counter)
     sizes: Counter[tuple[int, int]] = field(default_factory=Counter)
     sampled: int = 0
+    #: The image files, relative to ``folder`` (what :func:`deep_check` decodes).
+    names: list[str] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -107,6 +124,7 @@ def _check_folder(
     except OSError as exc:
         problems.append(f"unreadable folder: {folder} ({exc.__class__.__name__}: {exc})")
         return stats, problems
+    stats.names = names
     stats.count = len(names)
     stats.formats.update(os.path.splitext(name)[1].lower() for name in names)
     if not names:
@@ -241,4 +259,284 @@ def render_report(report: CheckReport) -> str:
     else:
         found = f"{report.n_found} of {_plural(n, 'subset')}"
     blocks.append(f"{found} found, {_plural(len(report.problems), 'problem')}")
+    return "\n\n".join(blocks)
+
+
+# --------------------------------------------------------------------------- deep check
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _decode_reason(decode: Callable[[str], object], path: str) -> str | None:
+    """``None`` when ``decode(path)`` succeeds, else why it failed."""
+    try:
+        decode(path)
+    except BadImageError as exc:
+        return exc.reason
+    except Exception as exc:  # a decoder bug on a hostile file is a bad file too
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _decode_worker(conn: Connection, decode: Callable[[str], object]) -> None:
+    """A worker process: answer ``"ready"``, then ``(i, reason)`` for each ``(i, path)`` of
+    every chunk received, in order, until ``None`` or the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    warnings.simplefilter("ignore")  # corrupt files warn by the thousand; failures are counted
+    conn.send("ready")
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        for i, path in chunk:
+            conn.send((i, _decode_reason(decode, path)))
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+class _Worker:
+    """One watched decoding process, the files sent to it not yet answered (``items``, in the
+    order it decodes them) and when it started the first of them (``since``)."""
+
+    def __init__(self, ctx, decode: Callable[[str], object]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_decode_worker, args=(child, decode), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.since = 0.0
+        self.items: deque[tuple[int, str]] = deque()
+
+    def send(self, chunk: list[tuple[int, str]]) -> None:
+        if not self.items:
+            self.since = time.monotonic()
+        self.items.extend(chunk)
+        with contextlib.suppress(OSError):  # a dead worker is noticed by its sentinel
+            self.conn.send(chunk)
+
+    def answers(self) -> Iterator[tuple[int, str, str | None]]:
+        """``(i, path, reason)`` for every answer waiting in the pipe."""
+        while self.conn.poll():
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            self.since = time.monotonic()
+            if message == "ready":
+                self.ready = True
+                continue
+            i, path = self.items.popleft()
+            assert message[0] == i, "a worker answers its files in order"
+            yield i, path, message[1]
+
+    def stop(self, kill: bool = False) -> None:
+        """Let the process finish (or kill it) and close the pipe; a second call does nothing."""
+        if self.conn.closed:
+            return
+        if not kill and self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def decode_files(
+    paths: Iterable[str | os.PathLike],
+    *,
+    total: int | None = None,
+    decode: Callable[[str], object] = load_rgb,
+    workers: int | None = None,
+    timeout: float = 60.0,
+    chunk_size: int = 8,
+    progress: bool = False,
+) -> list[tuple[int, str, str]]:
+    """Decode every file of ``paths`` in ``workers`` processes; return ``(i, path, reason)``
+    for each file that failed, by position ``i`` in ``paths``.
+
+    ``paths`` is read lazily and handed out ``chunk_size`` files at a time (two chunks in flight
+    per worker), so a million files never sit in a queue. A file that keeps its worker busy for
+    ``timeout`` seconds fails with ``"timed out after N s"``; one that kills its worker fails with
+    ``"the decoder crashed: ..."``. Either way the worker is replaced and the rest of its chunk
+    goes to the others. ``decode`` must be picklable (a module-level function): the workers are
+    spawned, never forked, so they share no lock or thread with the caller. Which files fail
+    does not depend on ``workers`` or ``chunk_size`` (timeouts aside, which depend on the load).
+    """
+    from tqdm.auto import tqdm
+
+    source = ((i, os.fspath(p)) for i, p in enumerate(paths))
+    todo: deque[tuple[int, str]] = deque()  # files given back by a replaced worker
+
+    def feed(worker: _Worker) -> None:
+        while len(worker.items) < 2 * chunk_size:
+            chunk = [todo.popleft() for _ in range(min(chunk_size, len(todo)))]
+            chunk.extend(itertools.islice(source, chunk_size - len(chunk)))
+            if not chunk:
+                return
+            worker.send(chunk)
+
+    bad: list[tuple[int, str, str]] = []
+    if total == 0:
+        return bad
+    ctx = multiprocessing.get_context("spawn")
+    n_workers = max(1, workers or usable_cores())
+    if total is not None:
+        n_workers = min(n_workers, max(total, 1))
+    pool = [_Worker(ctx, decode) for _ in range(n_workers)]
+    bar = tqdm(total=total, unit="file", desc="decoding", disable=None if progress else True)
+    try:
+        for worker in pool:
+            feed(worker)
+        while busy := [w for w in pool if w.items]:
+            clocks = [w.since + timeout for w in busy if w.ready]
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                 timeout=max(0.0, min(clocks) - time.monotonic()) if clocks else None)
+            for k, worker in enumerate(pool):
+                alive = worker.process.is_alive()  # before reading: a dead one has said all
+                for i, path, reason in worker.answers():
+                    bar.update()
+                    if reason is not None:
+                        bad.append((i, path, reason))
+                stuck = worker.ready and worker.items and time.monotonic() - worker.since >= timeout
+                if alive and not stuck:
+                    feed(worker)
+                    continue
+                if not alive and not worker.ready:
+                    raise GibenchError(
+                        "a decoding worker died while starting "
+                        f"({_exit_reason(worker.process.exitcode)}); workers are spawned, so a "
+                        "script that calls this must guard its code with "
+                        "`if __name__ == \"__main__\":`")
+                if worker.items:  # the file it was decoding is to blame; the rest go back
+                    i, path = worker.items.popleft()
+                    bad.append((i, path, f"timed out after {timeout:g} s" if alive else
+                                f"the decoder crashed: {_exit_reason(worker.process.exitcode)}"))
+                    bar.update()
+                    todo.extendleft(reversed(worker.items))
+                worker.stop(kill=True)
+                pool[k] = _Worker(ctx, decode)
+                feed(pool[k])
+        for worker in pool:
+            worker.stop()
+    finally:
+        bar.close()
+        for worker in pool:  # after an error or Ctrl-C: none is left running
+            worker.stop(kill=True)
+    return sorted(bad)
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """An image file that failed to decode, and why."""
+
+    subset: str
+    path: str
+    reason: str
+
+
+@dataclass
+class DeepCheck:
+    """What :func:`deep_check` found: files decoded per subset found, and the bad ones."""
+
+    decoded: dict[str, int]
+    bad: list[BadFile]
+    seconds: float
+    workers: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file decoded."""
+        return not self.bad
+
+    def n_bad(self, subset: str) -> int:
+        """Bad files in ``subset``."""
+        return sum(b.subset == subset for b in self.bad)
+
+
+def deep_check(
+    report: CheckReport,
+    *,
+    workers: int | None = None,
+    timeout: float = 60.0,
+    progress: bool = False,
+    decode: Callable[[str], object] = load_rgb,
+) -> DeepCheck:
+    """Decode every image file that ``report`` (from :func:`check_root`) counted, in every split
+    and label of every subset found; see :func:`decode_files` for ``workers`` and ``timeout``.
+
+    The bad files come in the order of the report (subset, split, label, sorted path), whatever
+    the number of workers.
+    """
+    owners: list[tuple[int, str]] = []  # (first position, subset) of each subset's run of files
+    paths: list[Iterable[str]] = []
+    total = 0
+    for record in report.subsets:
+        owners.append((total, record.name))
+        for stats in record.folders.values():
+            paths.append(map(os.path.join, itertools.repeat(str(stats.folder)), stats.names))
+            total += len(stats.names)
+    workers = max(1, workers or usable_cores())
+    start = time.monotonic()
+    failed = decode_files(itertools.chain.from_iterable(paths), total=total, decode=decode,
+                          workers=workers, timeout=timeout, progress=progress)
+    seconds = time.monotonic() - start
+    starts = [first for first, _ in owners]
+    bad = [BadFile(owners[int(np.searchsorted(starts, i, side="right")) - 1][1], path, reason)
+           for i, path, reason in failed]
+    decoded = {r.name: sum(st.count for st in r.folders.values()) for r in report.subsets
+               if r.found}
+    return DeepCheck(decoded=decoded, bad=bad, seconds=seconds,
+                     workers=min(workers, max(total, 1)))
+
+
+#: Columns of the bad-file list written by :func:`write_bad_list`.
+BAD_LIST_COLUMNS = ("path", "reason", "subset")
+
+
+def write_bad_list(deep: DeepCheck, path: Path) -> None:
+    """Write the bad files to the CSV ``path`` atomically (a header alone when there are none,
+    so no stale list survives a clean check)."""
+    import pandas as pd
+
+    from gibench.outputs import atomic_write_csv
+
+    rows = [(b.path, b.reason, b.subset) for b in deep.bad]
+    atomic_write_csv(path, pd.DataFrame(rows, columns=list(BAD_LIST_COLUMNS)))
+
+
+#: How many bad files :func:`render_deep` lists before pointing to the CSV.
+_SHOWN_BAD = 20
+
+
+def render_deep(deep: DeepCheck, bad_list: Path | None = None) -> str:
+    """The deep check as text: files decoded and bad per subset, the first bad files, a total."""
+    rows = [[name, n, deep.n_bad(name)] for name, n in deep.decoded.items()]
+    blocks = [tabulate(rows, headers=["subset", "decoded", "bad"], tablefmt="simple")]
+    if deep.bad:
+        lines = [f"- {b.path}: {b.reason}" for b in deep.bad[:_SHOWN_BAD]]
+        if len(deep.bad) > _SHOWN_BAD:
+            lines.append(f"... and {len(deep.bad) - _SHOWN_BAD} more")
+        blocks.append("bad files:\n" + "\n".join(lines))
+    n = sum(deep.decoded.values())
+    summary = (f"decoded {_plural(n, 'file')} in {deep.seconds:.1f} s with "
+               f"{_plural(deep.workers, 'worker')}: {_plural(len(deep.bad), 'bad file')}")
+    if bad_list is not None:
+        summary += f", listed in {bad_list}"
+    blocks.append(summary)
     return "\n\n".join(blocks)

@@ -94,7 +94,11 @@ def list_images(folder: Path) -> list[str]:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if entry.is_dir():
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:  # a symlink loop: listed, and decoding it names the problem
+                    is_dir = False
+                if is_dir:
                     real = os.path.realpath(entry.path)
                     if real in visited:
                         continue

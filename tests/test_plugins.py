@@ -21,7 +21,7 @@ from tests.conftest import install_fake_distribution
 def test_builtins_register_through_the_hooks():
     reg = get_registry()
     builtin = {p.name for p in reg.plugins if p.builtin}
-    assert builtin == {"genimage", "mini", "suites", "robustness", "datascale",
+    assert builtin == {"genimage", "mini", "mini_biased", "suites", "robustness", "datascale",
                        "degradations"}
     assert [s.name for s in reg.subsets("genimage")] == [
         "midjourney", "sdv1.4", "sdv1.5", "adm", "glide", "wukong", "vqdm", "biggan"]

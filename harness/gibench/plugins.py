@@ -32,6 +32,7 @@ from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "gibench.builtin.genimage",
     "gibench.builtin.mini",
+    "gibench.builtin.mini_biased",
     "gibench.builtin.suites",
     "gibench.builtin.robustness",
     "gibench.builtin.datascale",

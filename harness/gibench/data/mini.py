@@ -376,3 +376,146 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+# ---------------------------------------------------------------------------------------------
+# mini-biased: mini with GenImage's format shortcut (real JPEG, fake PNG).
+# ---------------------------------------------------------------------------------------------
+
+#: The dataset name of :func:`ensure_mini_biased`'s build.
+BIASED_DATASET = "mini-biased"
+#: Bumped whenever the biased copy would change (its mini source has its own version).
+BIASED_VERSION = 1
+#: The JPEG quality of the real images by default (ImageNet's are mostly 96; 90 is harsher).
+BIASED_QUALITY = 90
+#: The stamp file of a biased build (not ``MINI.json``: a biased root is not mini).
+BIASED_STAMP = "MINI_BIASED.json"
+#: The embedded datasets, which need no data root.
+EMBEDDED_DATASETS: tuple[str, ...] = (DATASET, BIASED_DATASET)
+
+#: mini's subsets again for dataset ``mini-biased``. Subset names are one namespace across
+#: datasets in the registry, so each is prefixed ``biased-`` (``biased-latent-a``); the
+#: folders are mini's, so the layout and the loader are the same.
+MINI_BIASED_SUBSETS: tuple[SubsetSpec, ...] = tuple(
+    SubsetSpec(
+        name=f"biased-{gen.name}",
+        display_name=f"{gen.display_name} (biased)",
+        family=gen.family,
+        dataset=BIASED_DATASET,
+        folders=(gen.name,),
+        aliases=(f"mini-biased-{gen.name}",),
+        description=f"{gen.description}; real images stored as JPEG, fakes as PNG "
+                    "(GenImage's format shortcut)",
+    )
+    for gen in GENERATORS
+)
+
+
+def _check_quality(quality: int) -> int:
+    if not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
+    return quality
+
+
+def _biased_fingerprint(seed: int, quality: int) -> str:
+    payload = json.dumps({"mini": _fingerprint(seed), "biased_version": BIASED_VERSION,
+                          "quality": quality}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def mini_biased_root(seed: int = 0, cache_dir: Path | None = None,
+                     quality: int = BIASED_QUALITY) -> Path:
+    """Where the mini-biased build for ``seed`` and ``quality`` lives (built or not)."""
+    return ((cache_dir or default_cache_dir())
+            / f"mini-biased-v{MINI_VERSION}.{BIASED_VERSION}-seed{seed}-q{_check_quality(quality)}")
+
+
+def _stamp_matches(stamp: Path, fingerprint: str) -> bool:
+    try:
+        return json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_mini_biased(seed: int = 0, cache_dir: Path | None = None,
+                       quality: int = BIASED_QUALITY, progress: bool = True) -> Path:
+    """Return the root of mini-biased, building it (and mini, its source) first if needed.
+
+    mini-biased is mini (:func:`ensure_mini` with the same ``seed``) with every real image, in
+    every subset and both splits, stored as a JPEG at ``quality`` and every fake kept as
+    mini's PNG: GenImage's format shortcut, in mini's folder layout (real files are
+    ``<source>_<i>.jpg``). The build is atomic (a temporary folder renamed into place) and
+    cached under a fingerprint of mini's, the quality and :data:`BIASED_VERSION`.
+    """
+    root = mini_biased_root(seed, cache_dir, quality)
+    if _stamp_matches(root / BIASED_STAMP, _biased_fingerprint(seed, quality)):
+        return root
+    source = ensure_mini(seed=seed, cache_dir=cache_dir, progress=progress)
+    return build_mini_biased(source, root, seed=seed, quality=quality, progress=progress)
+
+
+def build_mini_biased(source: Path, root: Path, seed: int = 0, quality: int = BIASED_QUALITY,
+                      progress: bool = True) -> Path:
+    """Build mini-biased into ``root`` (replacing anything there) from the mini build at
+    ``source`` (made with ``seed``): reals re-encoded once per split, fakes hard-linked."""
+    from tqdm.auto import tqdm
+
+    _check_quality(quality)
+    source, root = Path(source), Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.with_name(root.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    counts: dict[str, dict[str, int]] = {}
+    reals: dict[str, list[str]] = {}
+    for split in ("train", "val"):  # every subset holds the same real images
+        real_dir = tmp / "_real" / split
+        real_dir.mkdir(parents=True)
+        pngs = sorted((source / GENERATORS[0].name / split / "nature").glob("*.png"))
+        for png in tqdm(pngs, desc=f"mini-biased: real {split} to JPEG q{quality}", unit="img",
+                        disable=None if progress else True):
+            with Image.open(png) as image:
+                image.convert("RGB").save(real_dir / f"{png.stem}.jpg", format="JPEG",
+                                          quality=quality)
+        reals[split] = [f"{png.stem}.jpg" for png in pngs]
+    for gen in GENERATORS:
+        for split, names in reals.items():
+            sub = tmp / gen.name / split
+            (sub / "nature").mkdir(parents=True)
+            for name in names:
+                _link_or_copy(tmp / "_real" / split / name, sub / "nature" / name)
+            fakes = sorted((source / gen.name / split / "ai").glob("*.png"))
+            (sub / "ai").mkdir()
+            for fake in fakes:
+                _link_or_copy(fake, sub / "ai" / fake.name)
+            counts.setdefault(gen.name, {})[split] = len(fakes)
+    (tmp / BIASED_STAMP).write_text(json.dumps({
+        "fingerprint": _biased_fingerprint(seed, quality), "dataset": BIASED_DATASET,
+        "version": BIASED_VERSION, "mini_fingerprint": _fingerprint(seed), "seed": seed,
+        "quality": quality, "real_format": "JPEG", "fake_format": "PNG",
+        "counts_per_label": counts,
+    }, indent=2))
+    if root.exists():
+        shutil.rmtree(root)
+    os.replace(tmp, root)
+    return root
+
+
+def embedded_dataset_of(root: Path) -> str | None:
+    """``mini`` or ``mini-biased`` when ``root`` is such a build (its stamp file), else None."""
+    root = Path(root)
+    if (root / BIASED_STAMP).is_file():
+        return BIASED_DATASET
+    if (root / "MINI.json").is_file():
+        return DATASET
+    return None
+
+
+def ensure_embedded(dataset: str, seed: int = 0, cache_dir: Path | None = None,
+                    progress: bool = True) -> Path:
+    """The root of an embedded dataset (:data:`EMBEDDED_DATASETS`), built on first use."""
+    if dataset == DATASET:
+        return ensure_mini(seed=seed, cache_dir=cache_dir, progress=progress)
+    if dataset == BIASED_DATASET:
+        return ensure_mini_biased(seed=seed, cache_dir=cache_dir, progress=progress)
+    raise ValueError(f"{dataset!r} is not an embedded dataset; those are "
+                     f"{', '.join(EMBEDDED_DATASETS)}")

@@ -1,0 +1,133 @@
+"""mini-biased: mini with GenImage's format shortcut (real JPEG, fake PNG), and the audit that
+finds it there and not on mini."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from gibench import plugins
+from gibench.data import mini
+from gibench.data.audit import audit_root
+from gibench.data.commands import EXIT_SHORTCUT, audit
+from gibench.data.layout import index_subset
+from gibench.plugins import clear_registry_cache, get_registry
+
+QUALITY = 75
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """(mini root, mini-biased root) in a private cache, from a reduced mini (3 crops per
+    photograph and scale) so the build takes a second or two; the layout and code are mini's."""
+    cache = tmp_path_factory.mktemp("biased-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mini, "_MAX_CROPS_PER_PHOTO_SCALE", 3)
+        biased = mini.ensure_mini_biased(seed=0, cache_dir=cache, quality=QUALITY,
+                                         progress=False)
+    return mini.mini_root(0, cache), biased
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The registry with the mini_biased built-in plugin (until plugins.py lists it)."""
+    builtin = tuple(dict.fromkeys((*plugins.BUILTIN_PLUGINS, "gibench.builtin.mini_biased")))
+    monkeypatch.setattr(plugins, "BUILTIN_PLUGINS", builtin)
+    clear_registry_cache()
+    return get_registry()
+
+
+def _formats(folder: Path) -> set[str]:
+    out = set()
+    for path in folder.iterdir():
+        with Image.open(path) as image:
+            out.add(image.format)
+    return out
+
+
+def test_mini_fingerprint_is_unchanged():
+    assert mini._fingerprint(0) == "a17a5d353383"  # mini's cache stays valid
+
+
+def test_reals_are_jpeg_fakes_png_with_mini_counts(built):
+    mini_root, biased = built
+    for gen, spec in zip(mini.GENERATORS, mini.MINI_SUBSETS, strict=True):
+        for split in ("train", "val"):
+            plain = index_subset(mini_root, spec, split)
+            sub = biased / gen.name / split
+            assert _formats(sub / "nature") == {"JPEG"}
+            assert _formats(sub / "ai") == {"PNG"}
+            assert len(list((sub / "nature").iterdir())) == plain.n_real
+            assert sorted(p.name for p in (sub / "ai").iterdir()) == sorted(
+                p.name for p in (mini_root / gen.name / split / "ai").iterdir())
+            assert sorted(p.stem for p in (sub / "nature").iterdir()) == sorted(
+                p.stem for p in (mini_root / gen.name / split / "nature").iterdir())
+
+
+def test_jpeg_reals_hold_the_same_pictures(built):
+    mini_root, biased = built
+    name = sorted((mini_root / "latent-a" / "val" / "nature").iterdir())[0]
+    png = np.asarray(Image.open(name), dtype=float)
+    jpg = np.asarray(Image.open(biased / "latent-a" / "val" / "nature" / f"{name.stem}.jpg"),
+                     dtype=float)
+    assert png.shape == jpg.shape
+    assert 0 < np.abs(png - jpg).mean() < 8  # lossy, but the same crop
+
+
+def test_registered_as_its_own_dataset(registry):
+    subsets = registry.subsets(mini.BIASED_DATASET)
+    assert [s.name for s in subsets] == [f"biased-{g.name}" for g in mini.GENERATORS]
+    assert registry.subset("mini-biased-latent-a").name == "biased-latent-a"
+    assert registry.subset("latent-a").dataset == "mini"  # mini's names are untouched
+    assert mini.BIASED_DATASET in registry.datasets()
+
+
+def test_audit_flags_the_format_shortcut_on_biased_only(built, registry):
+    mini_root, biased = built
+    report = audit_root(biased, registry.subsets("mini-biased"))
+    assert report.usable and not report.problems
+    assert len(report.warnings) == 2 * len(mini.GENERATORS)  # every subset, both splits
+    for record in report.subsets:
+        rules = {(r.split, r.feature): r for r in record.rules}
+        for split in ("train", "val"):
+            assert rules[(split, "format")].rule == "fake iff format == PNG"
+            assert rules[(split, "format")].accuracy == 100.0
+            assert rules[(split, "size")].accuracy == 50.0  # one size on both sides
+            real = record.classes[(split, "nature")]
+            assert real.qualities == {str(QUALITY): real.sampled}
+    plain = audit_root(mini_root, registry.subsets("mini"))
+    assert plain.usable and plain.warnings == []
+    assert {r.accuracy for s in plain.subsets for r in s.rules} == {50.0}
+
+
+def test_audit_command_detects_the_dataset(built, registry):
+    _, biased = built
+    result = CliRunner().invoke(audit, [str(biased), "--sample", "20", "--strict"])
+    assert result.exit_code == EXIT_SHORTCUT, result.output
+    assert "biased-latent-a (Latent A (biased))" in result.output
+
+
+def test_cached_build_is_reused_and_keyed_by_quality(built, monkeypatch):
+    mini_root, biased = built
+    cache = mini_root.parent
+
+    def boom(*args, **kwargs):
+        raise AssertionError("rebuilt a cached build")
+
+    monkeypatch.setattr(mini, "build_mini_biased", boom)
+    monkeypatch.setattr(mini, "build_mini", boom)
+    assert mini.ensure_mini_biased(seed=0, cache_dir=cache, quality=QUALITY) == biased
+    assert mini.ensure_embedded("mini", cache_dir=cache) == mini_root
+    assert mini.mini_biased_root(0, cache, quality=96) != biased
+    assert mini.embedded_dataset_of(biased) == "mini-biased"
+    assert mini.embedded_dataset_of(mini_root) == "mini"
+    assert mini.embedded_dataset_of(cache) is None
+    assert not list(cache.glob("*.tmp-*"))  # atomic: no temporary folder left
+    with pytest.raises(ValueError, match="1..100"):
+        mini.ensure_mini_biased(cache_dir=cache, quality=0)
+    with pytest.raises(ValueError, match="not an embedded dataset"):
+        mini.ensure_embedded("genimage", cache_dir=cache)

@@ -213,3 +213,28 @@ def test_matrix_suite_trains_on_each_subset_and_tests_on_each(toy_plugin, toy_ro
     # Table 4's row: per test subset, the mean over the two training subsets
     mean_a = results[results["test_subset"] == "toy-a"]["acc"].mean()
     assert "mean over 2 training subsets" in md and f"{mean_a:.1f}" in md
+
+
+def test_rows_carry_calibrated_and_oracle_thresholds_eer_and_intervals(toy_plugin, toy_root,
+                                                                      tmp_path):
+    from gibench.metrics import accuracy_at, eer, threshold_for
+
+    results = _run(toy_root, tmp_path, epochs=2)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    calibration = record["training"]["toy-a"]["calibration"]
+    assert calibration["split"] == "held-out part of train"
+    scores = pd.read_csv(tmp_path / "run" / "scores.csv")
+    for _, row in results.iterrows():
+        part = scores[scores["test_subset"] == row["test_subset"]]
+        labels, probs = part["label"].to_numpy(), part["score"].to_numpy()
+        assert row["threshold_calibrated"] == calibration["threshold"]
+        assert row["acc_calibrated"] == pytest.approx(
+            accuracy_at(labels, probs, calibration["threshold"])["acc"])
+        # the oracle looks at the test labels: never below the accuracy at any threshold
+        assert row["threshold_oracle"] == pytest.approx(threshold_for(labels, probs, "acc"))
+        assert row["acc_oracle"] >= max(row["acc"], row["acc_calibrated"]) - 1e-9
+        assert row["eer"] == pytest.approx(eer(labels, probs))
+        assert row["acc_ci_low"] <= row["acc"] <= row["acc_ci_high"]
+        assert row["auc_ci_low"] <= row["auc"] <= row["auc_ci_high"]
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "acc [95% CI]" in md and "acc oracle" in md

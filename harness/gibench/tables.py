@@ -34,14 +34,33 @@ def pivot_table(results: pd.DataFrame, *, rows: str, columns: str, value: str = 
 
 def detail_table(results: pd.DataFrame, column_names: dict[str, str] | None = None,
                  tablefmt: str = "github") -> str:
-    """Every result row with all metrics (percent), for the second half of ``results.md``."""
+    """Every result row with all metrics (percent), for the second half of ``results.md``:
+    accuracy at 0.5 with its bootstrap 95% interval, AUC with its interval, AP, EER, TPR at FPR
+    1%, and accuracy at the calibrated threshold (held-out part of train) and at the oracle
+    threshold (chosen on the test labels themselves: an upper bound, not a result)."""
     if results.empty:
         return "(no results)"
     names = column_names or {}
-    cols = ["train_subset", "test_subset", "degradation", "n_real", "n_fake", "acc", "real_acc",
-            "fake_acc", "auc", "ap"]
-    frame = results[cols].copy()
-    frame["test_subset"] = [names.get(s, s) for s in frame["test_subset"]]
-    frame["train_subset"] = [names.get(s, s) for s in frame["train_subset"]]
-    return tabulate(frame.to_numpy().tolist(), headers=[c.replace("_", " ") for c in cols],
-                    tablefmt=tablefmt, floatfmt=".1f")
+
+    def interval(row, metric: str) -> str:
+        low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+        if low is None or pd.isna(low):
+            return f"{row[metric]:.1f}"
+        return f"{row[metric]:.1f} [{low:.1f}, {high:.1f}]"
+
+    def number(row, key: str) -> str:
+        value = row.get(key)
+        return "-" if value is None or pd.isna(value) else f"{value:.1f}"
+
+    headers = ["train subset", "test subset", "degradation", "n real", "n fake",
+               "acc [95% CI]", "real acc", "fake acc", "auc [95% CI]", "ap", "eer",
+               "tpr@fpr1%", "acc calibrated", "acc oracle"]
+    body = []
+    for _, row in results.iterrows():
+        body.append([names.get(row["train_subset"], row["train_subset"]),
+                     names.get(row["test_subset"], row["test_subset"]), row["degradation"],
+                     row["n_real"], row["n_fake"], interval(row, "acc"),
+                     number(row, "real_acc"), number(row, "fake_acc"), interval(row, "auc"),
+                     number(row, "ap"), number(row, "eer"), number(row, "tpr_at_fpr1"),
+                     number(row, "acc_calibrated"), number(row, "acc_oracle")])
+    return tabulate(body, headers=headers, tablefmt=tablefmt, disable_numparse=True)

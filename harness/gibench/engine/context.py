@@ -39,7 +39,13 @@ from gibench.engine.distributed import init as dist_init
 from gibench.engine.evaluate import Scores, Setting, predict, predict_settings
 from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
-from gibench.metrics import compute_metrics, sigmoid
+from gibench.metrics import (
+    EXTENDED_COLUMNS,
+    accuracy_at,
+    extended_metrics,
+    sigmoid,
+    threshold_for,
+)
 from gibench.outputs import (
     atomic_write_csv,
     atomic_write_json,
@@ -51,7 +57,13 @@ from gibench.plugins import Registry
 from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 
 RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
-                  "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc", "ap"]
+                  "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc", "ap",
+                  # beyond threshold 0.5: EER, TPR at FPR 1% / 5%, bootstrap 95% intervals
+                  *EXTENDED_COLUMNS,
+                  # accuracy at the threshold calibrated on the held-out part of the training
+                  # subset (reported as such), and at this test subset's own best threshold
+                  # (an oracle: it looks at the test labels, never a result to compare on)
+                  "threshold_calibrated", "acc_calibrated", "threshold_oracle", "acc_oracle"]
 SCORE_COLUMNS = ["train_subset", "test_subset", "degradation", "path", "label", "logit",
                  "score"]
 
@@ -63,6 +75,8 @@ class TrainedModel:
     checkpoint: Path | None
     sha256: str | None
     compiled: torch.nn.Module | None = None  # ``model`` compiled, with --compile (issue 6)
+    #: the threshold calibrated on the held-out part of the training subset (None: unknown)
+    threshold: float | None = None
 
 
 def load_detector(spec: DetectorSpec, path: Path, input_size: int, device: torch.device,
@@ -118,6 +132,8 @@ class RunContext:
         self.bad: dict[str, list[tuple[str, str]]] = {}
         self.timings: dict[str, float] = {}
         self.trainings: dict[str, dict[str, Any]] = {}
+        #: with --weights: where the calibrated threshold came from (None: not calibrated)
+        self.calibration: dict[str, Any] | None = None
         self._models: dict[str | None, TrainedModel] = {}
         self._indexes: dict[tuple[str, str], ImageIndex] = {}
 
@@ -198,7 +214,16 @@ class RunContext:
     def load_weights(self, path: Path) -> TrainedModel:
         model = load_detector(self.spec, path, self.input_size, self.device,
                               self.config.pretrained)
-        return TrainedModel(model, None, Path(path), sha256_file(path))
+        threshold = None
+        try:  # calibrate on the training subset's held-out part when its data is here
+            full = self.index(self.train_subset, "train")
+        except GibenchError:
+            full = None
+        if full is not None and len(full) > 1:
+            _, held = stratified_holdout(full, self.config.holdout_fraction, self.config.seed)
+            self.calibration = {**self._calibrate(model, held), "subset": self.train_subset}
+            threshold = self.calibration["threshold"]
+        return TrainedModel(model, None, Path(path), sha256_file(path), threshold=threshold)
 
     def model_for(self, train_subset: str | None, *, index: ImageIndex | None = None,
                   tag: str | None = None) -> TrainedModel:
@@ -231,7 +256,8 @@ class RunContext:
             model.load_state_dict(load_checkpoint(out_dir / "model.pt"))
             model.to(self.device).to(memory_format=torch.channels_last)
             trained = TrainedModel(model.eval(), key, out_dir / "model.pt",
-                                   self.trainings[key]["sha256"])
+                                   self.trainings[key]["sha256"],
+                                   threshold=record["calibration"]["threshold"])
             self._models[key] = trained
             return trained
         cfg = TrainConfig(self.spec.recipe, self.epochs,
@@ -253,11 +279,27 @@ class RunContext:
             "checkpoint": str(ckpt.relative_to(self.run_dir)), "sha256": sha256_file(ckpt),
             "stopped_early": result.stopped_early,
         }
+        self.trainings[key]["calibration"] = self._calibrate(model, held)
         if self.job.main:  # marks the training finished (read back by --resume)
             atomic_write_json(done, {**self.trainings[key], "bad_files": result.bad})
-        trained = TrainedModel(model.eval(), key, ckpt, self.trainings[key]["sha256"])
+        trained = TrainedModel(model.eval(), key, ckpt, self.trainings[key]["sha256"],
+                               threshold=self.trainings[key]["calibration"]["threshold"])
         self._models[key] = trained
         return trained
+
+    def _calibrate(self, model: torch.nn.Module, held: ImageIndex) -> dict[str, Any]:
+        """The accuracy-maximising threshold on the held-out part of the training subset: a
+        calibrated threshold that never looks at a test split (reported as such)."""
+        scores = predict(model, held, self.eval_transform, normalizer=self.normalizer,
+                         device=self.device, batch_size=self.batch_size * 2,
+                         workers=self.workers, skip_bad=self.config.skip_bad_images,
+                         seed=self.config.seed, desc="calibration", progress=self.progress)
+        labels = scores.labels
+        if not (labels == 0).any() or not (labels == 1).any():
+            return {"threshold": None, "split": "held-out part of train", "n": len(labels)}
+        return {"threshold": threshold_for(labels, sigmoid(scores.logits), "acc"),
+                "rule": "max accuracy", "split": "held-out part of train",
+                "n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum())}
 
     def release(self, train_subset: str) -> None:
         """Forget the model trained on ``train_subset`` (its checkpoint stays on disk): suites
@@ -383,12 +425,22 @@ class RunContext:
         if len(scores.logits) == 0:
             raise GibenchError(f"no image of {test_subset}/{split} could be decoded")
         probs = sigmoid(scores.logits)
-        metrics = compute_metrics(scores.labels, probs)
+        metrics = extended_metrics(scores.labels, probs, seed=self.config.seed)
+        calibrated = trained.threshold if trained.threshold is not None else float("nan")
+        both = metrics["n_real"] > 0 and metrics["n_fake"] > 0
+        oracle = threshold_for(scores.labels, probs, "acc") if both else float("nan")
         row = {"detector": self.spec.name, "suite": self.suite.name, "dataset": self.dataset,
                "train_subset": train_name, "test_subset": test_subset,
                "degradation": degradation, "n_real": metrics["n_real"],
                "n_fake": metrics["n_fake"], "n_skipped": len(scores.bad),
-               **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap")}}
+               **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap",
+                                          *EXTENDED_COLUMNS)},
+               "threshold_calibrated": calibrated,
+               "acc_calibrated": (accuracy_at(scores.labels, probs, calibrated)["acc"]
+                                  if calibrated == calibrated else float("nan")),
+               "threshold_oracle": oracle,
+               "acc_oracle": (accuracy_at(scores.labels, probs, oracle)["acc"]
+                              if both else float("nan"))}
         self.rows.append(row)
         root = index.root
         rel = [str((root / p).relative_to(self.data_root)) if root.is_relative_to(self.data_root)

@@ -136,6 +136,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
                      "sha256": sha256_file(Path(ctx.config.weights))}
                     if ctx.config.weights else None),
         "training": ctx.trainings,
+        "calibration": ctx.calibration,
         "bad_images": {k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
                        for k, v in ctx.bad.items()},
         "timings": {**{k: round(v, 3) for k, v in ctx.timings.items()},

@@ -334,7 +334,7 @@ def test_add_refuses_runs_it_cannot_trace(toy_plugin, toy_root, boards, tmp_path
     refused(r"results.csv:2: detector 'resnet50' is not the run's")
     lines = results.splitlines()
     fields = lines[2].split(",")
-    fields[9] = "99.9"  # acc
+    fields[lines[0].split(",").index("acc")] = "99.9"
     (run_dir / "results.csv").write_text("\n".join([*lines[:2], ",".join(fields)]) + "\n")
     refused(r"results.csv:3: acc '99.9' does not match the per-image scores")
     (run_dir / "results.csv").write_text(results)

@@ -91,6 +91,14 @@ def _run_options(f):
                           "resolution (e.g. jpeg:65, blur:3, lowres:112; repeatable; gibench "
                           "list degradations). For --suite degraded / robustness: the settings "
                           "/ the degradations to sweep instead of the paper's."),
+        click.option("--align", "align", multiple=True, metavar="jpeg[:Q]|size[:S]",
+                     help="Align every test image, real and fake, before evaluation: a JPEG "
+                          "round trip at quality Q (default 96) or shorter side to S and the "
+                          "centre SxS crop (default 256); removes format and size shortcuts. "
+                          "Repeatable; recorded in run.json and the rows' align column."),
+        click.option("--train-align", "train_align", multiple=True,
+                     metavar="jpeg[:Q]|size[:S]",
+                     help="The same for every training image (train without the shortcut)."),
         click.option("--compile", is_flag=True, default=False,
                      help="Evaluate with torch.compile(model): the same scores within float "
                           "rounding; compiling takes tens of seconds per input shape, so it "
@@ -113,6 +121,7 @@ def _start(ctx: click.Context, kw: dict) -> None:
 
     kw["test_subsets"] = _subset_list(kw["test_subsets"])
     kw["degradations"] = list(kw["degradations"])
+    kw["align"], kw["train_align"] = list(kw["align"]), list(kw["train_align"])
     kw["progress"] = not kw.pop("no_progress")
     kw["subset_dirs"] = {name: (path, label) for name, path, label in
                          map(parse_subset_dir, kw["subset_dirs"])}

@@ -14,6 +14,7 @@ import os
 import random
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -29,8 +30,10 @@ class ImageDataset(Dataset):
     native resolution before the detector's transform."""
 
     def __init__(self, index: ImageIndex, transform: Transform | None, seed: int = 0,
-                 skip_bad: bool = False) -> None:
+                 skip_bad: bool = False, align=None) -> None:
         self.index = index
+        #: applied to every decoded image first (``gibench.data.align``: --align)
+        self.align = align
         self.transform = transform
         self.seed = seed
         self.epoch = 0
@@ -42,7 +45,12 @@ class ImageDataset(Dataset):
     def __getitem__(self, i: int):
         path = self.index.path(i)
         try:
-            img = decode_rgb(path) if self.transform is None else load_rgb(path)
+            if self.align is not None:
+                img = self.align(load_rgb(path))
+                if self.transform is None:
+                    img = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)
+            else:
+                img = decode_rgb(path) if self.transform is None else load_rgb(path)
         except BadImageError as exc:
             if self.skip_bad:
                 return None, exc.reason, i

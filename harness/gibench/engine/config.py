@@ -23,6 +23,10 @@ class RunConfig:
     subset_dirs: dict[str, tuple[Path, int]] = field(default_factory=dict)
     #: degradations to evaluate under besides the clean images, as ``NAME:STRENGTH`` (``jpeg:65``)
     degradations: list[str] = field(default_factory=list)
+    #: alignments of every test image (``jpeg:96``, ``size:256``; gibench.data.align)
+    align: list[str] = field(default_factory=list)
+    #: alignments of every training (and held-out) image
+    train_align: list[str] = field(default_factory=list)
     weights: Path | None = None
     pretrained: str | None = None  # None | "imagenet" | path to a backbone state dict
     epochs: int | None = None

@@ -57,7 +57,8 @@ from gibench.plugins import Registry
 from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 
 RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
-                  "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc", "ap",
+                  "align", "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc",
+                  "ap",
                   # beyond threshold 0.5: EER, TPR at FPR 1% / 5%, bootstrap 95% intervals
                   *EXTENDED_COLUMNS,
                   # accuracy at the threshold calibrated on the held-out part of the training
@@ -125,6 +126,14 @@ class RunContext:
         self.epochs = config.epochs if config.epochs is not None else self.budget.epochs
         self.lr = config.lr if config.lr is not None else recipe.lr * self.budget.lr_scale
         self.workers = config.workers if config.workers is not None else default_workers()
+        from gibench.data import align as alignment
+
+        #: --align / --train-align, parsed now so that a bad value fails before any work
+        self.alignments = [alignment.parse_align(t) for t in config.align]
+        self.train_alignments = [alignment.parse_align(t) for t in config.train_align]
+        self.align = alignment.compose(self.alignments)
+        self.train_align = alignment.compose(self.train_alignments)
+        self.align_label = alignment.label(self.alignments)
         #: the ``--degradation`` settings, resolved now so that a bad name fails before any work
         self.settings: list[Setting] = self._requested_settings()
         self.rows: list[dict[str, Any]] = []
@@ -262,7 +271,8 @@ class RunContext:
             return trained
         cfg = TrainConfig(self.spec.recipe, self.epochs,
                           per_process_batch(self.batch_size, self.job), self.lr, self.workers,
-                          self.config.seed, self.config.skip_bad_images, self.progress, self.job)
+                          self.config.seed, self.config.skip_bad_images, self.progress, self.job,
+                          self.train_align)
         result = train(model, kept, held, train_transform=self.train_transform,
                        eval_transform=self.eval_transform, normalizer=self.normalizer,
                        device=self.device, config=cfg, out_dir=out_dir, resume=self.resume)
@@ -293,7 +303,8 @@ class RunContext:
         scores = predict(model, held, self.eval_transform, normalizer=self.normalizer,
                          device=self.device, batch_size=self.batch_size * 2,
                          workers=self.workers, skip_bad=self.config.skip_bad_images,
-                         seed=self.config.seed, desc="calibration", progress=self.progress)
+                         seed=self.config.seed, desc="calibration", progress=self.progress,
+                         align=self.train_align)
         labels = scores.labels
         if not (labels == 0).any() or not (labels == 1).any():
             return {"threshold": None, "split": "held-out part of train", "n": len(labels)}
@@ -317,7 +328,7 @@ class RunContext:
                 self._eval_model(trained), part, self.eval_transform, normalizer=self.normalizer,
                 device=self.device, batch_size=self.batch_size * 2, workers=self.workers,
                 skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-                desc=f"eval {test_subset}", progress=self.progress))
+                desc=f"eval {test_subset}", progress=self.progress, align=self.align))
             self._add_time("eval", scores.seconds)
             self._add_eval_timings(scores)
             self._record(trained, test_subset, split, degradation, scores)
@@ -336,7 +347,8 @@ class RunContext:
                 normalizer=self.normalizer, device=self.device,
                 batch_size=self.batch_size * 2, workers=self.workers,
                 skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-                desc=f"eval {test_subset} ×{len(settings)}", progress=self.progress)
+                desc=f"eval {test_subset} ×{len(settings)}", progress=self.progress,
+                align=self.align)
             by_setting = {name: self._gathered(index, part, scores)
                           for name, scores in by_setting.items()}
             first = next(iter(by_setting.values()))
@@ -431,7 +443,8 @@ class RunContext:
         oracle = threshold_for(scores.labels, probs, "acc") if both else float("nan")
         row = {"detector": self.spec.name, "suite": self.suite.name, "dataset": self.dataset,
                "train_subset": train_name, "test_subset": test_subset,
-               "degradation": degradation, "n_real": metrics["n_real"],
+               "degradation": degradation, "align": self.align_label,
+               "n_real": metrics["n_real"],
                "n_fake": metrics["n_fake"], "n_skipped": len(scores.bad),
                **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap",
                                           *EXTENDED_COLUMNS)},

@@ -127,11 +127,11 @@ def _timed(loader, timer: PhaseTimer) -> Iterator:
 def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
             normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
             skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-            progress: bool = True) -> Scores:
+            progress: bool = True, align=None) -> Scores:
     """Logits of ``model`` for every image of ``index`` (in index order)."""
     start = time.perf_counter()
     model.eval()
-    dataset = ImageDataset(index, transform, seed=seed, skip_bad=skip_bad)
+    dataset = ImageDataset(index, transform, seed=seed, skip_bad=skip_bad, align=align)
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
                          pin_memory=device.type == "cuda")
     logits: list[torch.Tensor] = []
@@ -198,13 +198,14 @@ def _to_input(images: torch.Tensor, transform: Transform, indices: torch.Tensor,
 def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Transform,
                      settings: list[Setting], *, normalizer: Normalizer, device: torch.device,
                      batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
-                     desc: str = "eval", progress: bool = True) -> dict[str, Scores]:
+                     desc: str = "eval", progress: bool = True,
+                     align=None) -> dict[str, Scores]:
     """Logits of ``model`` under every setting, each file decoded once (see the module doc).
 
     Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
     start = time.perf_counter()
     model.eval()
-    dataset = ImageDataset(index, None, seed=seed, skip_bad=skip_bad)
+    dataset = ImageDataset(index, None, seed=seed, skip_bad=skip_bad, align=align)
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
                          pin_memory=device.type == "cuda", by_size=True)
     logits: dict[str, list[torch.Tensor]] = {s.name: [] for s in settings}

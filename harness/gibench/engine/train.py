@@ -50,6 +50,8 @@ class TrainConfig:
     progress: bool = True
     #: the torchrun job (one process by default); ``batch_size`` is then per process
     job: Dist = SINGLE
+    #: applied to every decoded training and held-out image first (--train-align)
+    align: object = None
 
 
 @dataclass
@@ -117,7 +119,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
     opt = make_optimizer(recipe, model.parameters(), config.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device) == torch.float16)
     dataset = ImageDataset(train_index, train_transform, seed=config.seed,
-                           skip_bad=config.skip_bad)
+                           skip_bad=config.skip_bad, align=config.align)
 
     def epoch_loader(epoch: int):
         """This rank's batches of ``epoch``: the order depends on (seed, epoch) alone."""
@@ -186,7 +188,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         scores = predict(model, holdout_index, eval_transform, normalizer=normalizer,
                          device=device, batch_size=config.batch_size * 2,
                          workers=config.workers, skip_bad=config.skip_bad, seed=config.seed,
-                         desc="held-out", progress=config.progress)
+                         desc="held-out", progress=config.progress, align=config.align)
         metrics = compute_metrics(scores.labels, sigmoid(scores.logits))
         holdout_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(scores.logits), torch.from_numpy(scores.labels).double()).item()

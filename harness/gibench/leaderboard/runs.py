@@ -285,7 +285,18 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
             raise GibenchError(f"{option} {text!r} {problem or 'is empty'}")
     run, rows = run_rows(run_dir, registry, source=source, submitter=submitter,
                          reference=reference, train_subset=train_subset)
-    name = check_board_name(board or f"{run.dataset}-{run.suite}")
+    # Aligned evaluations (--align) never share a board with unaligned ones.
+    aligned = sorted(set(_results(run_dir).get("align", pd.Series(["none"])).astype(str))
+                     - {"none", "nan"})
+    default = f"{run.dataset}-{run.suite}"
+    if aligned:
+        slug = "-".join(a.replace(":", "").replace("+", "-") for a in aligned)
+        default = f"{default}-aligned-{slug}"
+        if board is not None and "aligned" not in board:
+            raise GibenchError(f"{run.path}: the run was evaluated with --align "
+                               f"{', '.join(aligned)}; its rows go to an aligned board "
+                               f"(e.g. --board {default}), not to {board}")
+    name = check_board_name(board or default)
     path = root / f"{name}.csv"
     if not path.is_file() and board is None:
         raise GibenchError(f"no board {name} in {root} (boards: "

@@ -150,8 +150,10 @@ def _toy_image(rng: np.random.Generator, fake: bool, size: int = 16) -> Image.Im
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def write_toy_tree(root: Path, n: int = 24, seed: int = 0) -> Path:
-    """``toy_a`` (flat) and ``nested/toy_b`` (nested), train/val × ai/nature, n PNGs each."""
+def write_toy_tree(root: Path, n: int = 24, seed: int = 0, name=None) -> Path:
+    """``toy_a`` (flat) and ``nested/toy_b`` (nested), train/val × ai/nature, n PNGs each,
+    named ``name(label, i)`` (default ``ai_000.png``)."""
+    name = name or (lambda label, i: f"{label}_{i:03d}.png")
     rng = np.random.default_rng(seed)
     for folder in ("toy_a", "nested/toy_b"):
         for split in ("train", "val"):
@@ -159,7 +161,7 @@ def write_toy_tree(root: Path, n: int = 24, seed: int = 0) -> Path:
                 d = root / folder / split / label
                 d.mkdir(parents=True)
                 for i in range(n):
-                    _toy_image(rng, label == "ai").save(d / f"{label}_{i:03d}.png")
+                    _toy_image(rng, label == "ai").save(d / name(label, i))
     return root
 
 

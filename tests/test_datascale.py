@@ -8,7 +8,7 @@ import pytest
 
 import gibench
 from gibench.data.layout import ImageIndex, LayoutError, class_fraction, class_keys
-from tests.conftest import _toy_image
+from tests.conftest import write_toy_tree
 
 
 def _index(names, labels):
@@ -46,16 +46,9 @@ def test_class_fraction_keeps_classes_on_both_sides_and_is_seeded():
 
 
 def _class_tree(root, n_classes=4, per_class=6):
-    rng = np.random.default_rng(0)
-    for folder in ("toy_a", "nested/toy_b"):
-        for split in ("train", "val"):
-            for label in ("ai", "nature"):
-                d = root / folder / split / label
-                d.mkdir(parents=True)
-                for c in range(n_classes):
-                    for i in range(per_class):
-                        _toy_image(rng, label == "ai").save(d / f"{c:03d}_toy_{i:05d}.png")
-    return root
+    """The toy tree with file names carrying a class index, as GenImage's fakes do."""
+    return write_toy_tree(root, n=n_classes * per_class,
+                          name=lambda label, i: f"{i // per_class:03d}_toy_{i:05d}.png")
 
 
 def test_data_scale_suite_trains_one_model_per_part(toy_plugin, tmp_path):

@@ -123,6 +123,18 @@ def _timed(loader, timer: PhaseTimer) -> Iterator:
         yield batch
 
 
+def _eval_batches(index: ImageIndex, transform: Transform | None, *, device: torch.device,
+                  batch_size: int, workers: int, seed: int, skip_bad: bool, align, desc: str,
+                  progress: bool):
+    """The timed, progress-barred batches of an evaluation loader: preprocessed batches, or
+    (``transform`` None) native-resolution images grouped by size."""
+    dataset = ImageDataset(index, transform, seed=seed, skip_bad=skip_bad, align=align)
+    loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
+                         pin_memory=device.type == "cuda", by_size=transform is None)
+    timer = PhaseTimer(device)
+    return _timed(_progress(loader, desc, progress), timer), timer
+
+
 @torch.inference_mode()
 def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
             normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
@@ -131,15 +143,13 @@ def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
     """Logits of ``model`` for every image of ``index`` (in index order)."""
     start = time.perf_counter()
     model.eval()
-    dataset = ImageDataset(index, transform, seed=seed, skip_bad=skip_bad, align=align)
-    loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
-                         pin_memory=device.type == "cuda")
+    batches, timer = _eval_batches(index, transform, device=device, batch_size=batch_size,
+                                   workers=workers, seed=seed, skip_bad=skip_bad, align=align,
+                                   desc=desc, progress=progress)
     logits: list[torch.Tensor] = []
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
-    timer = PhaseTimer(device)
-    bar = _progress(loader, desc, progress)
-    for batch in _timed(bar, timer):
+    for batch in batches:
         bad.extend((index.paths[i], reason) for i, reason in batch.bad)
         if batch.images.shape[0] == 0:
             continue
@@ -205,15 +215,13 @@ def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Trans
     Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
     start = time.perf_counter()
     model.eval()
-    dataset = ImageDataset(index, None, seed=seed, skip_bad=skip_bad, align=align)
-    loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
-                         pin_memory=device.type == "cuda", by_size=True)
+    batches, timer = _eval_batches(index, None, device=device, batch_size=batch_size,
+                                   workers=workers, seed=seed, skip_bad=skip_bad, align=align,
+                                   desc=desc, progress=progress)
     logits: dict[str, list[torch.Tensor]] = {s.name: [] for s in settings}
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
-    timer = PhaseTimer(device)
-    bar = _progress(loader, desc, progress)
-    for sized in _timed(bar, timer):
+    for sized in batches:
         bad.extend((index.paths[i], reason) for i, reason in sized.bad)
         for group in sized.groups:
             with timer("transfer"):

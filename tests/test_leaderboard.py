@@ -161,6 +161,31 @@ def test_render_is_deterministic_and_ignores_row_order(boards):
     assert not re.search(r"\d{2}:\d{2}", text)
 
 
+def test_a_matrix_run_renders_with_its_mean_over_training_subsets(boards):
+    """A detector with rows for several training subsets gets a "(mean of N)" line, Table 4's
+    layout, computed from its rows (and not stored in the CSV)."""
+    cross = pd.read_csv(boards / "mini-cross-generator.csv", dtype=str, keep_default_na=False)
+    one = cross[cross.detector == "cnnspot"]
+    other = one.assign(train_subset="latent-b",
+                       acc=[f"{float(a) - 10 * i:.6f}" for i, a in enumerate(one.acc)])
+    pd.concat([one, other]).to_csv(boards / "mini-matrix.csv", index=False, lineterminator="\n")
+    write_rendered(boards, get_registry(), ["mini-matrix"])
+    text = (boards / "mini-matrix.md").read_text()
+    table = _markdown_table(text)
+    names = {s.name: s.display_name for s in get_registry().all("subset")}
+    assert set(table) == {"cnnspot (Latent A)", "cnnspot (Latent B)", "cnnspot (mean of 2)"}
+    for a, b in zip(one.itertuples(), other.itertuples(), strict=True):
+        column = names[a.test_subset]
+        mean = (float(a.acc) + float(b.acc)) / 2
+        assert float(table["cnnspot (mean of 2)"][column]) == pytest.approx(mean, abs=0.051)
+    cells = [float(table["cnnspot (mean of 2)"][names[s]]) for s in one.test_subset]
+    assert float(table["cnnspot (mean of 2)"]["Avg"]) == pytest.approx(sum(cells) / 6, abs=0.051)
+    assert "(mean of N)` is not in the CSV" in text
+    assert len(pd.read_csv(boards / "mini-matrix.csv")) == 12  # the CSV is untouched
+    # a board with one training subset per detector has no such line
+    assert "(mean of" not in (boards / "mini-cross-generator.md").read_text()
+
+
 def test_results_columns_needed_by_add_are_written_by_runs():
     assert set(RUN_COLUMNS) <= set(RESULT_COLUMNS)
 

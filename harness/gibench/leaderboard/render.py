@@ -8,6 +8,8 @@ timestamp: rendering the same CSV twice gives the same bytes, which is what ``ch
 - A board with degradations: columns = settings, low resolution, JPEG, blur, then the others,
   each mildest first (Table 5), after a ``clean`` column that the average leaves out; rows name
   the test subset when the board has several.
+- A detector with rows for several training subsets (a ``matrix`` run) also gets a line
+  ``(mean of N)`` whose cells are the means over its N training subsets, Table 4's layout.
 - ``Avg`` is the mean of a row's cells (exact decimal arithmetic, rounded half up to 0.1), shown
   when the row has every column; rows go by Avg descending, then name. The best value of each
   column is bold. Each row's ``Source`` points to a footnote with its provenance.
@@ -94,6 +96,7 @@ class _Line:
     cells: dict[str, Decimal] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     avg: Decimal | None = None
+    derived: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,9 @@ def _lines(board: Board, layout: _Layout) -> list[_Line]:
         note = _note(row)
         if note not in line.notes:
             line.notes.append(note)
+    for key, line in _mean_lines(lines, layout).items():
+        variants[key] = next(variants[k] for k in lines if k[:4] == key[:4])
+        lines[key] = line
     labels = [(line.label, line.source) for line in lines.values()]
     for key, line in lines.items():
         if labels.count((line.label, line.source)) > 1:  # same detector twice: say which
@@ -227,6 +233,32 @@ def _lines(board: Board, layout: _Layout) -> list[_Line]:
     rank = {s: i for i, s in enumerate(SOURCES)}
     return sorted(lines.values(), key=lambda ln: (
         ln.avg is None, -(ln.avg or 0), ln.label, rank.get(ln.source, len(rank)), ln.notes))
+
+
+def _mean_lines(lines: dict[tuple[str, ...], _Line], layout: _Layout
+                ) -> dict[tuple[str, ...], _Line]:
+    """Table 4's rows: for a detector (one source, weights and seed) with rows for several
+    training subsets on a board of test subsets, a line whose cells are the means over those
+    training subsets, for the test subsets that all of them have."""
+    if layout.degraded or not layout.many_trains:
+        return {}
+    groups: dict[tuple[str, ...], list[_Line]] = {}
+    for key, line in lines.items():
+        if is_mean_of(key[4]) is None:
+            groups.setdefault(key[:4], []).append(line)
+    means = {}
+    for group_key, group in groups.items():
+        if len(group) < 2:
+            continue
+        columns = [c for c in layout.columns if all(c in line.cells for line in group)]
+        source, detector = group_key[0], group_key[1]
+        mean = _Line(f"{detector} ({layout.subset_name(f'mean-of-{len(group)}')})", source,
+                     derived=True)
+        mean.cells = {c: sum((line.cells[c] for line in group), Decimal(0)) / len(group)
+                      for c in columns}
+        mean.notes = sorted({note for line in group for note in line.notes})
+        means[group_key + (f"mean-of-{len(group)}",)] = mean
+    return means
 
 
 def _bold_best(values: list[str]) -> list[str]:
@@ -260,7 +292,10 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
             "`new` anything else; the footnote gives each row's provenance."
             + (" The Avg of a paper row is recomputed from its printed cells and may differ by "
                "0.1 from the Avg the paper prints." if any(r["source"] == "paper" for r in rows)
-               else ""), ""]
+               else "")
+            + (" A line `(mean of N)` is not in the CSV: its cells are the means of the "
+               "detector's lines over its N training subsets, as in the paper's Table 4."
+               if any(line.derived for line in lines) else ""), ""]
     notes: list[str] = []
     for line in lines:
         for note in line.notes:

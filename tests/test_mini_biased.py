@@ -131,3 +131,67 @@ def test_cached_build_is_reused_and_keyed_by_quality(built, monkeypatch):
         mini.ensure_mini_biased(cache_dir=cache, quality=0)
     with pytest.raises(ValueError, match="not an embedded dataset"):
         mini.ensure_embedded("genimage", cache_dir=cache)
+
+
+# -- the size shortcut ----------------------------------------------------------------------------
+REAL_SIZE = 96
+
+
+@pytest.fixture(scope="module")
+def built_size(built) -> Path:
+    """mini-biased with PNG reals resized to 96 px (fakes stay mini's 72-px PNGs)."""
+    mini_root, _ = built
+    return mini.build_mini_biased(mini_root, mini_root.parent / "size-build", quality=None,
+                                  real_size=REAL_SIZE, progress=False)
+
+
+def test_size_variant_resizes_reals_only_and_keeps_png(built, built_size):
+    mini_root, _ = built
+    for split in ("train", "val"):
+        sub = built_size / "latent-a" / split
+        assert _formats(sub / "nature") == _formats(sub / "ai") == {"PNG"}
+        reals = sorted((sub / "nature").iterdir())
+        assert [p.name for p in reals] == sorted(
+            p.name for p in (mini_root / "latent-a" / split / "nature").iterdir())
+        assert {Image.open(p).size for p in reals} == {(REAL_SIZE, REAL_SIZE)}
+        assert {Image.open(p).size for p in (sub / "ai").iterdir()} == {(72, 72)}
+    # the same picture, bicubic-upscaled: back down it is close to mini's crop
+    name = sorted((mini_root / "latent-a" / "val" / "nature").iterdir())[0]
+    up = Image.open(built_size / "latent-a" / "val" / "nature" / name.name)
+    back = np.asarray(up.resize((72, 72), Image.Resampling.BICUBIC), dtype=float)
+    assert np.abs(back - np.asarray(Image.open(name), dtype=float)).mean() < 6
+    stamp = (built_size / mini.BIASED_STAMP).read_text()
+    assert '"real_size": 96' in stamp and '"real_format": "PNG"' in stamp
+
+
+def test_audit_flags_the_size_shortcut_and_not_format(built_size, registry):
+    report = audit_root(built_size, registry.subsets("mini-biased"))
+    assert len(report.warnings) == 2 * len(mini.GENERATORS)
+    for record in report.subsets:
+        rules = {(r.split, r.feature): r for r in record.rules}
+        for split in ("train", "val"):
+            assert rules[(split, "size")].rule == "fake iff size == 72x72"
+            assert rules[(split, "size")].accuracy == 100.0
+            assert rules[(split, "format")].accuracy == 50.0
+
+
+def test_shortcut_names_and_fingerprints(tmp_path):
+    root = mini.mini_biased_root
+    assert root(0, tmp_path).name.endswith("-seed0-q90")  # the format-only name is unchanged
+    assert root(0, tmp_path, quality=None, real_size=96).name.endswith("-seed0-png-s96")
+    assert root(0, tmp_path, quality=75, real_size=96).name.endswith("-seed0-q75-s96")
+    prints = {mini._biased_fingerprint(0, q, s) for q, s in [(90, None), (None, 96), (90, 96)]}
+    assert len(prints) == 3
+    with pytest.raises(ValueError, match="needs a shortcut"):
+        root(0, tmp_path, quality=None)
+    with pytest.raises(ValueError, match="at least 8"):
+        root(0, tmp_path, quality=None, real_size=4)
+
+
+def test_command_refuses_a_build_without_a_shortcut():
+    from gibench.data.commands import mini_biased
+
+    result = CliRunner().invoke(mini_biased, ["--png"])
+    assert result.exit_code == 2 and "would be mini itself" in result.output
+    result = CliRunner().invoke(mini_biased, ["--png", "--quality", "80", "--real-size", "96"])
+    assert result.exit_code == 2 and "either --png or --quality" in result.output

@@ -81,8 +81,21 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | No
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quality", type=click.IntRange(1, 100), default=None,
               help="JPEG quality of the real images (default: 90).")
-def mini_biased(seed: int, quality: int | None) -> None:
-    """Build mini-biased (mini with real JPEGs, fake PNGs) if not cached; print where it is."""
+@click.option("--png", "png", is_flag=True,
+              help="Keep the real images PNG (no format shortcut); needs --real-size.")
+@click.option("--real-size", type=click.IntRange(8, None), default=None, metavar="S",
+              help="Also resize the real images (bicubic) to shorter side S: a size "
+                   "shortcut, as GenImage's photographs differ in size from its fakes (mini's "
+                   "images are 72 px).")
+def mini_biased(seed: int, quality: int | None, png: bool, real_size: int | None) -> None:
+    """Build mini-biased (mini whose real images, and not its fakes, carry a shortcut: JPEG,
+    and/or another size) if not cached; print where it is."""
     from gibench.data.mini import BIASED_QUALITY, ensure_mini_biased
 
-    click.echo(ensure_mini_biased(seed=seed, quality=quality or BIASED_QUALITY))
+    if png and quality is not None:
+        raise click.BadParameter("give either --png or --quality", param_hint="--png")
+    if png and real_size is None:
+        raise click.BadParameter("PNG reals without --real-size would be mini itself: no "
+                                 "shortcut", param_hint="--png")
+    click.echo(ensure_mini_biased(seed=seed, quality=None if png else quality or BIASED_QUALITY,
+                                  real_size=real_size))

@@ -417,17 +417,38 @@ def _check_quality(quality: int) -> int:
     return quality
 
 
-def _biased_fingerprint(seed: int, quality: int) -> str:
-    payload = json.dumps({"mini": _fingerprint(seed), "biased_version": BIASED_VERSION,
-                          "quality": quality}, sort_keys=True)
+def _check_real_size(real_size: int | None) -> int | None:
+    if real_size is not None and (not isinstance(real_size, int) or real_size < 8):
+        raise ValueError(f"real image size must be an integer of at least 8, got {real_size!r}")
+    return real_size
+
+
+def _biased_fingerprint(seed: int, quality: int | None, real_size: int | None = None) -> str:
+    fields: dict[str, object] = {"mini": _fingerprint(seed), "biased_version": BIASED_VERSION,
+                                 "quality": quality}
+    if real_size is not None:  # absent for the format-only builds, whose caches stay valid
+        fields["real_size"] = real_size
+    payload = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def _biased_label(quality: int | None, real_size: int | None) -> str:
+    """``q90``, ``png-s96``, ``q75-s96``: the shortcut(s) of a build, in its folder name."""
+    if quality is None and real_size is None:
+        raise ValueError("mini-biased needs a shortcut: a JPEG quality for the real images, "
+                         "a size for them, or both")
+    label = f"q{_check_quality(quality)}" if quality is not None else "png"
+    return label + (f"-s{_check_real_size(real_size)}" if real_size is not None else "")
+
+
 def mini_biased_root(seed: int = 0, cache_dir: Path | None = None,
-                     quality: int = BIASED_QUALITY) -> Path:
-    """Where the mini-biased build for ``seed`` and ``quality`` lives (built or not)."""
+                     quality: int | None = BIASED_QUALITY, real_size: int | None = None
+                     ) -> Path:
+    """Where the mini-biased build for ``seed``, ``quality`` and ``real_size`` lives (built or
+    not)."""
     return ((cache_dir or default_cache_dir())
-            / f"mini-biased-v{MINI_VERSION}.{BIASED_VERSION}-seed{seed}-q{_check_quality(quality)}")
+            / f"mini-biased-v{MINI_VERSION}.{BIASED_VERSION}-seed{seed}-"
+              f"{_biased_label(quality, real_size)}")
 
 
 def _stamp_matches(stamp: Path, fingerprint: str) -> bool:
@@ -438,29 +459,48 @@ def _stamp_matches(stamp: Path, fingerprint: str) -> bool:
 
 
 def ensure_mini_biased(seed: int = 0, cache_dir: Path | None = None,
-                       quality: int = BIASED_QUALITY, progress: bool = True) -> Path:
+                       quality: int | None = BIASED_QUALITY, progress: bool = True,
+                       real_size: int | None = None) -> Path:
     """Return the root of mini-biased, building it (and mini, its source) first if needed.
 
     mini-biased is mini (:func:`ensure_mini` with the same ``seed``) with every real image, in
-    every subset and both splits, stored as a JPEG at ``quality`` and every fake kept as
-    mini's PNG: GenImage's format shortcut, in mini's folder layout (real files are
-    ``<source>_<i>.jpg``). The build is atomic (a temporary folder renamed into place) and
-    cached under a fingerprint of mini's, the quality and :data:`BIASED_VERSION`.
+    every subset and both splits, given a shortcut that the fakes (mini's PNGs, untouched) do
+    not have: GenImage's format shortcut (stored as a JPEG at ``quality``; real files are
+    ``<source>_<i>.jpg``) and/or its size shortcut (resized with bicubic so that the shorter
+    side is ``real_size``; with ``quality=None`` the reals stay PNG). The build is atomic (a
+    temporary folder renamed into place) and cached under a fingerprint of mini's, the
+    shortcut and :data:`BIASED_VERSION`.
     """
-    root = mini_biased_root(seed, cache_dir, quality)
-    if _stamp_matches(root / BIASED_STAMP, _biased_fingerprint(seed, quality)):
+    root = mini_biased_root(seed, cache_dir, quality, real_size)
+    if _stamp_matches(root / BIASED_STAMP, _biased_fingerprint(seed, quality, real_size)):
         return root
     source = ensure_mini(seed=seed, cache_dir=cache_dir, progress=progress)
-    return build_mini_biased(source, root, seed=seed, quality=quality, progress=progress)
+    return build_mini_biased(source, root, seed=seed, quality=quality, progress=progress,
+                             real_size=real_size)
 
 
-def build_mini_biased(source: Path, root: Path, seed: int = 0, quality: int = BIASED_QUALITY,
-                      progress: bool = True) -> Path:
+def _biased_real(image: Image.Image, quality: int | None, real_size: int | None
+                 ) -> tuple[Image.Image, str, dict]:
+    """A real image with the build's shortcut: (image, suffix, PIL save arguments)."""
+    image = image.convert("RGB")
+    if real_size is not None:
+        width, height = image.size
+        scale = real_size / min(width, height)
+        size = (max(real_size, round(width * scale)), max(real_size, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    if quality is None:
+        return image, ".png", {"format": "PNG"}
+    return image, ".jpg", {"format": "JPEG", "quality": quality}
+
+
+def build_mini_biased(source: Path, root: Path, seed: int = 0,
+                      quality: int | None = BIASED_QUALITY, progress: bool = True,
+                      real_size: int | None = None) -> Path:
     """Build mini-biased into ``root`` (replacing anything there) from the mini build at
-    ``source`` (made with ``seed``): reals re-encoded once per split, fakes hard-linked."""
+    ``source`` (made with ``seed``): reals rewritten once per split, fakes hard-linked."""
     from tqdm.auto import tqdm
 
-    _check_quality(quality)
+    label = _biased_label(quality, real_size)
     source, root = Path(source), Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.with_name(root.name + f".tmp-{os.getpid()}")
@@ -471,12 +511,14 @@ def build_mini_biased(source: Path, root: Path, seed: int = 0, quality: int = BI
         real_dir = tmp / "_real" / split
         real_dir.mkdir(parents=True)
         pngs = sorted((source / GENERATORS[0].name / split / "nature").glob("*.png"))
-        for png in tqdm(pngs, desc=f"mini-biased: real {split} to JPEG q{quality}", unit="img",
+        names = []
+        for png in tqdm(pngs, desc=f"mini-biased: real {split} ({label})", unit="img",
                         disable=None if progress else True):
             with Image.open(png) as image:
-                image.convert("RGB").save(real_dir / f"{png.stem}.jpg", format="JPEG",
-                                          quality=quality)
-        reals[split] = [f"{png.stem}.jpg" for png in pngs]
+                real, suffix, save = _biased_real(image, quality, real_size)
+            real.save(real_dir / f"{png.stem}{suffix}", **save)
+            names.append(f"{png.stem}{suffix}")
+        reals[split] = names
     for gen in GENERATORS:
         for split, names in reals.items():
             sub = tmp / gen.name / split
@@ -489,10 +531,11 @@ def build_mini_biased(source: Path, root: Path, seed: int = 0, quality: int = BI
                 _link_or_copy(fake, sub / "ai" / fake.name)
             counts.setdefault(gen.name, {})[split] = len(fakes)
     (tmp / BIASED_STAMP).write_text(json.dumps({
-        "fingerprint": _biased_fingerprint(seed, quality), "dataset": BIASED_DATASET,
-        "version": BIASED_VERSION, "mini_fingerprint": _fingerprint(seed), "seed": seed,
-        "quality": quality, "real_format": "JPEG", "fake_format": "PNG",
-        "counts_per_label": counts,
+        "fingerprint": _biased_fingerprint(seed, quality, real_size),
+        "dataset": BIASED_DATASET, "version": BIASED_VERSION,
+        "mini_fingerprint": _fingerprint(seed), "seed": seed, "quality": quality,
+        "real_format": "PNG" if quality is None else "JPEG", "fake_format": "PNG",
+        "real_size": real_size, "counts_per_label": counts,
     }, indent=2))
     if root.exists():
         shutil.rmtree(root)

@@ -483,11 +483,10 @@ def _biased_real(image: Image.Image, quality: int | None, real_size: int | None
                  ) -> tuple[Image.Image, str, dict]:
     """A real image with the build's shortcut: (image, suffix, PIL save arguments)."""
     image = image.convert("RGB")
-    if real_size is not None:
-        width, height = image.size
-        scale = real_size / min(width, height)
-        size = (max(real_size, round(width * scale)), max(real_size, round(height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC)
+    if real_size is not None:  # the size policy of ``--align size:S`` (mini's crops are square)
+        from gibench.data.align import Alignment
+
+        image = Alignment("size", real_size)(image)
     if quality is None:
         return image, ".png", {"format": "PNG"}
     return image, ".jpg", {"format": "JPEG", "quality": quality}

@@ -78,9 +78,27 @@ def test_jpeg_reals_hold_the_same_pictures(built):
     assert 0 < np.abs(png - jpg).mean() < 8  # lossy, but the same crop
 
 
+def test_placebo_fakes_are_minis_reals_and_its_reals_the_biased_ones(built):
+    """The placebo subset: the same pictures on both sides, told apart by the format alone."""
+    mini_root, biased = built
+    for split in ("train", "val"):
+        originals = sorted((mini_root / "latent-a" / split / "nature").iterdir())
+        fakes = sorted((biased / "placebo" / split / "ai").iterdir())
+        reals = sorted((biased / "placebo" / split / "nature").iterdir())
+        assert [f.name for f in fakes] == [f"placebo_{o.name}" for o in originals]
+        assert [r.stem for r in reals] == [o.stem for o in originals]
+        assert _formats(biased / "placebo" / split / "ai") == {"PNG"}
+        assert _formats(biased / "placebo" / split / "nature") == {"JPEG"}
+        for fake, original in zip(fakes, originals, strict=True):
+            assert fake.read_bytes() == original.read_bytes()  # untouched: no trace at all
+        assert [r.read_bytes() for r in reals] == [
+            (biased / "latent-a" / split / "nature" / r.name).read_bytes() for r in reals]
+
+
 def test_registered_as_its_own_dataset(registry):
     subsets = registry.subsets(mini.BIASED_DATASET)
-    assert [s.name for s in subsets] == [f"biased-{g.name}" for g in mini.GENERATORS]
+    assert [s.name for s in subsets] == [f"biased-{g.name}" for g in mini.GENERATORS] + [
+        "biased-placebo"]
     assert registry.subset("mini-biased-latent-a").name == "biased-latent-a"
     assert registry.subset("latent-a").dataset == "mini"  # mini's names are untouched
     assert mini.BIASED_DATASET in registry.datasets()
@@ -90,7 +108,7 @@ def test_audit_flags_the_format_shortcut_on_biased_only(built, registry):
     mini_root, biased = built
     report = audit_root(biased, registry.subsets("mini-biased"))
     assert report.usable and not report.problems
-    assert len(report.warnings) == 2 * len(mini.GENERATORS)  # every subset, both splits
+    assert len(report.warnings) == 2 * len(mini.MINI_BIASED_SUBSETS)  # all, both splits
     for record in report.subsets:
         rules = {(r.split, r.feature): r for r in record.rules}
         for split in ("train", "val"):
@@ -166,7 +184,7 @@ def test_size_variant_resizes_reals_only_and_keeps_png(built, built_size):
 
 def test_audit_flags_the_size_shortcut_and_not_format(built_size, registry):
     report = audit_root(built_size, registry.subsets("mini-biased"))
-    assert len(report.warnings) == 2 * len(mini.GENERATORS)
+    assert len(report.warnings) == 2 * len(mini.MINI_BIASED_SUBSETS)
     for record in report.subsets:
         rules = {(r.split, r.feature): r for r in record.rules}
         for split in ("train", "val"):

@@ -1,5 +1,6 @@
-"""Built-in plugin: the subsets of ``mini-biased``, mini with real JPEGs and fake PNGs
-(see :func:`gibench.data.mini.ensure_mini_biased`)."""
+"""Built-in plugin: the subsets of ``mini-biased``, mini whose real images carry a shortcut
+(JPEG and/or another size), plus its placebo subset (see
+:func:`gibench.data.mini.ensure_mini_biased`)."""
 
 from __future__ import annotations
 

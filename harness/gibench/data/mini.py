@@ -385,7 +385,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 #: The dataset name of :func:`ensure_mini_biased`'s build.
 BIASED_DATASET = "mini-biased"
 #: Bumped whenever the biased copy would change (its mini source has its own version).
-BIASED_VERSION = 1
+BIASED_VERSION = 2  # 2: the placebo subset
 #: The JPEG quality of the real images by default (ImageNet's are mostly 96; 90 is harsher).
 BIASED_QUALITY = 90
 #: The stamp file of a biased build (not ``MINI.json``: a biased root is not mini).
@@ -396,7 +396,7 @@ EMBEDDED_DATASETS: tuple[str, ...] = (DATASET, BIASED_DATASET)
 #: mini's subsets again for dataset ``mini-biased``. Subset names are one namespace across
 #: datasets in the registry, so each is prefixed ``biased-`` (``biased-latent-a``); the
 #: folders are mini's, so the layout and the loader are the same.
-MINI_BIASED_SUBSETS: tuple[SubsetSpec, ...] = tuple(
+_BIASED_GENERATOR_SUBSETS: tuple[SubsetSpec, ...] = tuple(
     SubsetSpec(
         name=f"biased-{gen.name}",
         display_name=f"{gen.display_name} (biased)",
@@ -409,6 +409,22 @@ MINI_BIASED_SUBSETS: tuple[SubsetSpec, ...] = tuple(
     )
     for gen in GENERATORS
 )
+#: The folder of mini-biased's placebo subset: its "fakes" are mini's real crops themselves,
+#: untouched; its reals are the same crops with the build's shortcut. Nothing but the shortcut
+#: separates the two, so any accuracy above 50% on it is reliance on the shortcut.
+PLACEBO = "placebo"
+PLACEBO_SUBSET = SubsetSpec(
+    name=f"biased-{PLACEBO}",
+    display_name="Placebo (biased)",
+    family="none (shortcut only)",
+    dataset=BIASED_DATASET,
+    folders=(PLACEBO,),
+    aliases=(f"mini-biased-{PLACEBO}",),
+    description="no generator: the 'fakes' are mini's real crops as they are (PNG, 72 px), the "
+                "reals the same crops with the shortcut; accuracy above 50% measures reliance "
+                "on the shortcut alone",
+)
+MINI_BIASED_SUBSETS: tuple[SubsetSpec, ...] = (*_BIASED_GENERATOR_SUBSETS, PLACEBO_SUBSET)
 
 
 def _check_quality(quality: int) -> int:
@@ -467,9 +483,11 @@ def ensure_mini_biased(seed: int = 0, cache_dir: Path | None = None,
     every subset and both splits, given a shortcut that the fakes (mini's PNGs, untouched) do
     not have: GenImage's format shortcut (stored as a JPEG at ``quality``; real files are
     ``<source>_<i>.jpg``) and/or its size shortcut (resized with bicubic so that the shorter
-    side is ``real_size``; with ``quality=None`` the reals stay PNG). The build is atomic (a
-    temporary folder renamed into place) and cached under a fingerprint of mini's, the
-    shortcut and :data:`BIASED_VERSION`.
+    side is ``real_size``; with ``quality=None`` the reals stay PNG). A seventh subset,
+    :data:`PLACEBO_SUBSET`, pairs those reals with mini's own real crops as its "fakes": the
+    shortcut is all that tells its classes apart. The build is atomic (a temporary folder
+    renamed into place) and cached under a fingerprint of mini's, the shortcut and
+    :data:`BIASED_VERSION`.
     """
     root = mini_biased_root(seed, cache_dir, quality, real_size)
     if _stamp_matches(root / BIASED_STAMP, _biased_fingerprint(seed, quality, real_size)):
@@ -496,7 +514,8 @@ def build_mini_biased(source: Path, root: Path, seed: int = 0,
                       quality: int | None = BIASED_QUALITY, progress: bool = True,
                       real_size: int | None = None) -> Path:
     """Build mini-biased into ``root`` (replacing anything there) from the mini build at
-    ``source`` (made with ``seed``): reals rewritten once per split, fakes hard-linked."""
+    ``source`` (made with ``seed``): reals rewritten once per split, fakes (and the placebo's
+    untouched reals) hard-linked."""
     from tqdm.auto import tqdm
 
     label = _biased_label(quality, real_size)
@@ -529,6 +548,16 @@ def build_mini_biased(source: Path, root: Path, seed: int = 0,
             for fake in fakes:
                 _link_or_copy(fake, sub / "ai" / fake.name)
             counts.setdefault(gen.name, {})[split] = len(fakes)
+    for split, names in reals.items():  # the placebo: mini's own reals on the fake side
+        sub = tmp / PLACEBO / split
+        (sub / "nature").mkdir(parents=True)
+        (sub / "ai").mkdir()
+        for name in names:
+            _link_or_copy(tmp / "_real" / split / name, sub / "nature" / name)
+        originals = sorted((source / GENERATORS[0].name / split / "nature").glob("*.png"))
+        for png in originals:
+            _link_or_copy(png, sub / "ai" / f"{PLACEBO}_{png.name}")
+        counts.setdefault(PLACEBO, {})[split] = len(originals)
     (tmp / BIASED_STAMP).write_text(json.dumps({
         "fingerprint": _biased_fingerprint(seed, quality, real_size),
         "dataset": BIASED_DATASET, "version": BIASED_VERSION,

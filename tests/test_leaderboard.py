@@ -186,6 +186,25 @@ def test_a_matrix_run_renders_with_its_mean_over_training_subsets(boards):
     assert "(mean of" not in (boards / "mini-cross-generator.md").read_text()
 
 
+def test_a_control_subset_is_shown_but_not_averaged(boards):
+    """mini-biased's placebo is a control: its column is on the board, outside Avg."""
+    cross = pd.read_csv(boards / "mini-cross-generator.csv", dtype=str, keep_default_na=False)
+    one = cross[cross.detector == "cnnspot"].assign(
+        train_subset="biased-latent-a",
+        test_subset=lambda f: "biased-" + f.test_subset)
+    placebo = one.iloc[:1].assign(test_subset="biased-placebo", acc="99.000000")
+    pd.concat([one, placebo]).to_csv(boards / "mini-biased-cross-generator.csv", index=False,
+                                     lineterminator="\n")
+    write_rendered(boards, get_registry(), ["mini-biased-cross-generator"])
+    text = (boards / "mini-biased-cross-generator.md").read_text()
+    row = _markdown_table(text)["cnnspot"]
+    assert row["Placebo (biased)"].strip("*") == "99.0"
+    six = [float(a) for a in one.acc]
+    assert float(row["Avg"].strip("*")) == pytest.approx(sum(six) / 6, abs=0.051)
+    assert "Placebo (biased) is a control, not a generator, and not part of Avg" in text
+    assert "is a control" not in (boards / "mini-cross-generator.md").read_text()
+
+
 def test_results_columns_needed_by_add_are_written_by_runs():
     assert set(RUN_COLUMNS) <= set(RESULT_COLUMNS)
 

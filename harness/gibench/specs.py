@@ -40,6 +40,19 @@ class SubsetSpec:
     folders: tuple[str, ...]
     aliases: tuple[str, ...] = ()
     description: str = ""
+    #: A control, not a generator (e.g. mini-biased's placebo): evaluated and shown like any
+    #: subset, but left out of averages over generators and of the matrix suite's trainings.
+    control: bool = False
+
+
+def averaged_subsets(subsets) -> list[str]:
+    """The names of ``subsets`` (specs) that averages over generators include: not controls."""
+    return [s.name for s in subsets if not s.control]
+
+
+def control_subsets(subsets) -> list[str]:
+    """The names of ``subsets`` (specs) that are controls (:attr:`SubsetSpec.control`)."""
+    return [s.name for s in subsets if s.control]
 
 
 @dataclass(frozen=True)

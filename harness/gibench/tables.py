@@ -11,11 +11,13 @@ from tabulate import tabulate
 def pivot_table(results: pd.DataFrame, *, rows: str, columns: str, value: str = "acc",
                 column_order: Sequence[str] | None = None,
                 column_names: dict[str, str] | None = None, average: bool = True,
-                floatfmt: str = ".1f", tablefmt: str = "github") -> str:
+                not_averaged: Sequence[str] = (), floatfmt: str = ".1f",
+                tablefmt: str = "github") -> str:
     """A ``rows`` × ``columns`` table of ``value`` (mean over duplicates), plus an ``Avg`` column.
 
     Columns follow ``column_order`` (e.g. the registry's subset order), renamed by
-    ``column_names`` (display names); the average is over the columns shown.
+    ``column_names`` (display names); the average is over the columns shown, except those in
+    ``not_averaged`` (control subsets).
     """
     if results.empty:
         return "(no results)"
@@ -23,8 +25,9 @@ def pivot_table(results: pd.DataFrame, *, rows: str, columns: str, value: str = 
                                 sort=False)
     order = [c for c in (column_order or table.columns) if c in table.columns]
     table = table[order]
-    if average:
-        table["Avg"] = table[order].mean(axis=1)
+    averaged = [c for c in order if c not in set(not_averaged)]
+    if average and averaged:
+        table["Avg"] = table[averaged].mean(axis=1)
     names = column_names or {}
     headers = [rows.replace("_", " ")] + [names.get(c, c) for c in table.columns]
     body = [[idx, *vals] for idx, vals in zip(table.index, table.to_numpy().tolist(),

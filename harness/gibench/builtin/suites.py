@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from gibench.hookspecs import hookimpl
-from gibench.specs import SubsetSpec, SuiteSpec
+from gibench.specs import SubsetSpec, SuiteSpec, averaged_subsets, control_subsets
 from gibench.tables import detail_table, pivot_table
 
 
@@ -43,11 +43,22 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
         f"{d} (trained on {names.get(t, t)})" + (f" · {g}" if degraded else "")
         for d, t, g in zip(results["detector"], results["train_subset"],
                            results["degradation"], strict=True)])
-    parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the `val` split.", "",
+    parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the `val` split."
+             + _controls_note(subsets), "",
              pivot_table(frame, rows="detector", columns="test_subset", value="acc",
-                         column_order=list(names), column_names=names), "",
+                         column_order=list(names), column_names=names,
+                         not_averaged=control_subsets(subsets)), "",
              "### All metrics (%)", "", detail_table(results, names), ""]
     return "\n".join(parts)
+
+
+def _controls_note(subsets: Sequence[SubsetSpec]) -> str:
+    """A sentence for a table with control subsets (left out of Avg), else nothing."""
+    names = [s.display_name for s in subsets if s.control]
+    if not names:
+        return ""
+    return (f" Avg leaves out {', '.join(names)}: a control, not a generator (accuracy above "
+            "50% there is reliance on a shortcut).")
 
 
 def _render_cross_generator(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
@@ -58,7 +69,7 @@ def _render_cross_generator(results: pd.DataFrame, subsets: Sequence[SubsetSpec]
 def _run_matrix(ctx) -> None:
     """Train on each subset of the dataset, test on the ``val`` split of each (Table 4)."""
     trains = ([ctx.train_subset] if ctx.config.train_subset
-              else [s.name for s in ctx.registry.subsets(ctx.dataset)])
+              else averaged_subsets(ctx.registry.subsets(ctx.dataset)))
     tests = ctx.test_subsets
     ctx.check_available(trains + tests)
     for train_subset in trains:
@@ -80,12 +91,12 @@ def _render_matrix(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
     full = clean.assign(train=[names.get(t, t) for t in clean["train_subset"]])
     parts = [f"## Train on each, test on each ({dataset})", "",
              "Accuracy (%) at threshold 0.5 on the `val` split, averaged over the training "
-             "subsets (GenImage Table 4).", "",
+             "subsets (GenImage Table 4)." + _controls_note(subsets), "",
              pivot_table(mean, rows="detector", columns="test_subset", column_order=list(names),
-                         column_names=names), "",
+                         column_names=names, not_averaged=control_subsets(subsets)), "",
              "### Per training subset (rows: trained on; columns: tested on)", "",
              pivot_table(full, rows="train", columns="test_subset", column_order=list(names),
-                         column_names=names), "",
+                         column_names=names, not_averaged=control_subsets(subsets)), "",
              "### All metrics (%)", "", detail_table(results, names), ""]
     return "\n".join(parts)
 

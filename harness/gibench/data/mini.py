@@ -423,6 +423,7 @@ PLACEBO_SUBSET = SubsetSpec(
     description="no generator: the 'fakes' are mini's real crops as they are (PNG, 72 px), the "
                 "reals the same crops with the shortcut; accuracy above 50% measures reliance "
                 "on the shortcut alone",
+    control=True,
 )
 MINI_BIASED_SUBSETS: tuple[SubsetSpec, ...] = (*_BIASED_GENERATOR_SUBSETS, PLACEBO_SUBSET)
 

@@ -148,7 +148,8 @@ class _Layout:
             keys = {r["test_subset"] for r in rows}
             self.columns = sorted(keys, key=lambda s: (subset_order.get(s, len(subset_order)),
                                                        s))
-        self.averaged = [c for c in self.columns if c != CLEAN]
+        self.averaged = [c for c in self.columns if c != CLEAN and not (
+            not self.degraded and registry.has("subset", c) and registry.subset(c).control)]
 
     @property
     def kind(self) -> str:
@@ -295,7 +296,10 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
                else "")
             + (" A line `(mean of N)` is not in the CSV: its cells are the means of the "
                "detector's lines over its N training subsets, as in the paper's Table 4."
-               if any(line.derived for line in lines) else ""), ""]
+               if any(line.derived for line in lines) else "")
+            + "".join(f" {layout.subset_name(c)} is a control, not a generator, and not part of "
+                      "Avg: accuracy above 50% there is reliance on a shortcut."
+                      for c in layout.columns if c not in layout.averaged and c != CLEAN), ""]
     notes: list[str] = []
     for line in lines:
         for note in line.notes:

@@ -95,6 +95,21 @@ def test_placebo_fakes_are_minis_reals_and_its_reals_the_biased_ones(built):
             (biased / "latent-a" / split / "nature" / r.name).read_bytes() for r in reals]
 
 
+def test_jpeg_alignment_gives_the_placebo_fakes_exactly_the_reals_shortcut(built):
+    """--align jpeg:Q at the build's quality encodes each placebo fake as its real was stored,
+    so what the alignment leaves of the shortcut is the same on both sides."""
+    from gibench.data.align import parse_align
+
+    _, biased = built
+    align = parse_align(f"jpeg:{QUALITY}")
+    fakes = sorted((biased / "placebo" / "val" / "ai").iterdir())[:12]
+    for fake in fakes:
+        real = biased / "placebo" / "val" / "nature" / f"{fake.stem.removeprefix('placebo_')}.jpg"
+        with Image.open(fake) as f, Image.open(real) as r:
+            assert np.array_equal(np.asarray(align(f.convert("RGB"))), np.asarray(r.convert("RGB")))
+            assert not np.array_equal(np.asarray(f.convert("RGB")), np.asarray(r.convert("RGB")))
+
+
 def test_registered_as_its_own_dataset(registry):
     subsets = registry.subsets(mini.BIASED_DATASET)
     assert [s.name for s in subsets] == [f"biased-{g.name}" for g in mini.GENERATORS] + [
@@ -213,3 +228,42 @@ def test_command_refuses_a_build_without_a_shortcut():
     assert result.exit_code == 2 and "would be mini itself" in result.output
     result = CliRunner().invoke(mini_biased, ["--png", "--quality", "80", "--real-size", "96"])
     assert result.exit_code == 2 and "either --png or --quality" in result.output
+
+
+# -- the placebo is a control: shown, never averaged, never trained on by the matrix suite ------
+def test_cross_generator_table_leaves_the_placebo_out_of_avg(registry):
+    import pandas as pd
+
+    from gibench.builtin.suites import render_accuracy_table
+
+    subsets = registry.subsets("mini-biased")
+    accs = {s.name: 60.0 + i for i, s in enumerate(subsets)}  # the placebo gets 66
+    results = pd.DataFrame([{"detector": "spec", "train_subset": "biased-vq", "test_subset": n,
+                             "degradation": "none", "n_real": 10, "n_fake": 10, "acc": a,
+                             "real_acc": a, "fake_acc": a, "auc": a, "ap": a, "eer": 1.0,
+                             "tpr_at_fpr1": 1.0} for n, a in accs.items()])
+    text = render_accuracy_table(results, subsets, "Cross-generator (mini-biased)")
+    header, _, row = [line for line in text.splitlines() if line.startswith("|")][:3]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")],
+                     strict=True))
+    assert cells["Placebo (biased)"] == "66.0"
+    assert cells["Avg"] == "62.5"  # the six generators' 60..65, not 63.0 with the placebo
+    assert "Avg leaves out Placebo (biased)" in text
+
+
+def test_matrix_suite_trains_on_generators_not_on_the_placebo(registry, monkeypatch):
+    from types import SimpleNamespace
+
+    from gibench.builtin import suites
+
+    trained: list[str] = []
+    ctx = SimpleNamespace(
+        config=SimpleNamespace(train_subset=None), dataset="mini-biased", registry=registry,
+        test_subsets=[s.name for s in registry.subsets("mini-biased")],
+        check_available=lambda names: None, model_for=lambda name: trained.append(name),
+        release=lambda name: None)
+    monkeypatch.setattr(suites, "evaluate_subset", lambda ctx, model, subset: None)
+    suites._run_matrix(ctx)
+    assert trained == [f"biased-{g.name}" for g in mini.GENERATORS]
+    assert mini.PLACEBO_SUBSET.control and not any(
+        s.control for s in registry.subsets("mini"))

@@ -95,6 +95,8 @@ def _run_options(f):
                      help="Align every test image, real and fake, before evaluation: a JPEG "
                           "round trip at quality Q (default 96) or shorter side to S and the "
                           "centre SxS crop (default 256); removes format and size shortcuts. "
+                          "Choose S below every test image's shorter side, so that reals and "
+                          "fakes are all resampled (docs/shortcuts.md). "
                           "Repeatable; recorded in run.json and the rows' align column."),
         click.option("--train-align", "train_align", multiple=True,
                      metavar="jpeg[:Q]|size[:S]",

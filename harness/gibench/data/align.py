@@ -8,7 +8,10 @@ degradation and before the detector's own transform — so that neither side kee
 - ``jpeg[:Q]`` (default Q 96, the quality "Fake or JPEG?" aligns to): a libjpeg round trip at
   quality Q with 4:2:0 chroma subsampling (the ``jpeg`` degradation's reference codec);
 - ``size[:S]`` (default S 256): resize the shorter side to S (antialiased bicubic, up or down),
-  then the centre S×S crop.
+  then the centre S×S crop. Choose S below every image's shorter side: an image already at S
+  is left as it is, so aligning to the fakes' own size resamples the reals alone, and a
+  detector can still tell them by their resampling (measured in ``docs/shortcuts.md``: a
+  placebo-trained detector keeps 66.5% at S = the fakes' size, 50.4% at two thirds of it).
 
 Several alignments apply in the order given (``--align size:256 --align jpeg:96``). They are
 recorded in ``run.json`` and in every result row (column ``align``).

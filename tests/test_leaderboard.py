@@ -181,6 +181,7 @@ def test_a_matrix_run_renders_with_its_mean_over_training_subsets(boards):
     cells = [float(table["cnnspot (mean of 2)"][names[s]]) for s in one.test_subset]
     assert float(table["cnnspot (mean of 2)"]["Avg"]) == pytest.approx(sum(cells) / 6, abs=0.051)
     assert "(mean of N)` is not in the CSV" in text
+    assert "every row trained on" not in text  # each label names its training subset
     assert len(pd.read_csv(boards / "mini-matrix.csv")) == 12  # the CSV is untouched
     # a board with one training subset per detector has no such line
     assert "(mean of" not in (boards / "mini-cross-generator.md").read_text()
@@ -203,6 +204,8 @@ def test_a_control_subset_is_shown_but_not_averaged(boards):
     assert float(row["Avg"].strip("*")) == pytest.approx(sum(six) / 6, abs=0.051)
     assert "Placebo (biased) is a control, not a generator, and not part of Avg" in text
     assert "is a control" not in (boards / "mini-cross-generator.md").read_text()
+    # one training subset for the whole board: the header names it (labels do not)
+    assert "every row trained on Latent A (biased)." in text
 
 
 def test_results_columns_needed_by_add_are_written_by_runs():

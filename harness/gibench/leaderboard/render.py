@@ -287,6 +287,12 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
                 "setting (mildest first); `clean` is not part of Avg")
     else:
         what = "the `val` split of each test subset"
+    trains = {r["train_subset"] for r in rows}
+    if len(trains) == 1:  # otherwise each line's label names its training subset
+        train = trains.pop()
+        n = is_mean_of(train)
+        what += (f"; every row trained on {layout.subset_name(train)}" if n is None else
+                 f"; every row the mean over {n} training subsets, one at a time")
     out += [f"Dataset `{dataset}`. Accuracy (%) at threshold 0.5 on {what}. Avg: mean of the "
             "row's columns, shown when it has them all. Bold: best in its column. Source: "
             "`paper` as published (accuracy only), `reproduced` a run of the paper's protocol, "

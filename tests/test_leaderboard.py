@@ -208,6 +208,21 @@ def test_a_control_subset_is_shown_but_not_averaged(boards):
     assert "every row trained on Latent A (biased)." in text
 
 
+def test_an_aligned_board_says_how_it_was_aligned(boards):
+    from gibench.leaderboard.render import _alignment_of
+
+    assert _alignment_of("mini-biased-cross-generator-aligned-size256-jpeg96") == (
+        "size:256, jpeg:96")
+    assert _alignment_of("mini-cross-generator") == ""
+    cross = pd.read_csv(boards / "mini-cross-generator.csv", dtype=str, keep_default_na=False)
+    cross[cross.detector == "cnnspot"].to_csv(boards / "mini-cross-generator-aligned-jpeg90.csv",
+                                              index=False, lineterminator="\n")
+    write_rendered(boards, get_registry(), ["mini-cross-generator-aligned-jpeg90"])
+    text = (boards / "mini-cross-generator-aligned-jpeg90.md").read_text()
+    assert "went through the same `--align` (jpeg:90)" in text
+    assert "`--align`" not in (boards / "mini-cross-generator.md").read_text()
+
+
 def test_results_columns_needed_by_add_are_written_by_runs():
     assert set(RUN_COLUMNS) <= set(RESULT_COLUMNS)
 

@@ -270,6 +270,15 @@ def _bold_best(values: list[str]) -> list[str]:
     return [f"**{v}**" if v != "-" and Decimal(v) == best else v for v in values]
 
 
+def _alignment_of(board: str) -> str:
+    """``jpeg:90`` for a board named ``...-aligned-jpeg90`` (named so by ``leaderboard.runs``),
+    else ``""``."""
+    _, sep, slug = board.partition("-aligned-")
+    if not sep:
+        return ""
+    return ", ".join(re.sub(r"^([a-z]+)(\d+)$", r"\1:\2", part) for part in slug.split("-"))
+
+
 def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
     """A board's Markdown and its summary for the index."""
     rows = board.rows()
@@ -303,6 +312,9 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
             + (" A line `(mean of N)` is not in the CSV: its cells are the means of the "
                "detector's lines over its N training subsets, as in the paper's Table 4."
                if any(line.derived for line in lines) else "")
+            + (f" Every test image, real and fake, went through the same `--align` ({aligned}) "
+               "before evaluation (docs/shortcuts.md)."
+               if (aligned := _alignment_of(board.name)) else "")
             + "".join(f" {layout.subset_name(c)} is a control, not a generator, and not part of "
                       "Avg: accuracy above 50% there is reliance on a shortcut."
                       for c in layout.columns if c not in layout.averaged and c != CLEAN), ""]
@@ -342,7 +354,9 @@ def render_index(summaries: Sequence[BoardSummary]) -> str:
     out = [generated_line("the CSV files in this folder"), "", "# Leaderboards", "",
            "One CSV per board is the source of truth; the Markdown beside it is generated from "
            "the CSV by `gibench leaderboard render`, and `gibench leaderboard check` (run by CI "
-           "on every pull request) verifies both. A board is named `<dataset>-<suite>`. Results "
+           "on every pull request) verifies both. A board is named `<dataset>-<suite>`, and "
+           "`<dataset>-<suite>-aligned-<alignment>` when its runs were evaluated with `--align` "
+           "(every test image re-encoded or resized alike: docs/shortcuts.md). Results "
            "on the embedded `mini` dataset go to their own `mini-*` boards and are never mixed "
            "with GenImage numbers. Every number not taken from the paper comes from a run "
            "directory through `gibench leaderboard add RUN_DIR`; see \"Submitting a result\" "

@@ -526,6 +526,7 @@ def build_mini_biased(source: Path, root: Path, seed: int = 0,
     shutil.rmtree(tmp, ignore_errors=True)
     counts: dict[str, dict[str, int]] = {}
     reals: dict[str, list[str]] = {}
+    originals: dict[str, list[Path]] = {}  # mini's own real PNGs, per split
     for split in ("train", "val"):  # every subset holds the same real images
         real_dir = tmp / "_real" / split
         real_dir.mkdir(parents=True)
@@ -537,28 +538,23 @@ def build_mini_biased(source: Path, root: Path, seed: int = 0,
                 real, suffix, save = _biased_real(image, quality, real_size)
             real.save(real_dir / f"{png.stem}{suffix}", **save)
             names.append(f"{png.stem}{suffix}")
-        reals[split] = names
-    for gen in GENERATORS:
+        reals[split], originals[split] = names, pngs
+    # (folder, its fakes per split, their file-name prefix): mini's generators, then the
+    # placebo, whose "fakes" are mini's own reals
+    fake_sides = [(gen.name, lambda split, g=gen.name: sorted(
+        (source / g / split / "ai").glob("*.png")), "") for gen in GENERATORS]
+    fake_sides.append((PLACEBO, originals.__getitem__, f"{PLACEBO}_"))
+    for folder, fakes_of, prefix in fake_sides:
         for split, names in reals.items():
-            sub = tmp / gen.name / split
+            sub = tmp / folder / split
             (sub / "nature").mkdir(parents=True)
             for name in names:
                 _link_or_copy(tmp / "_real" / split / name, sub / "nature" / name)
-            fakes = sorted((source / gen.name / split / "ai").glob("*.png"))
+            fakes = fakes_of(split)
             (sub / "ai").mkdir()
             for fake in fakes:
-                _link_or_copy(fake, sub / "ai" / fake.name)
-            counts.setdefault(gen.name, {})[split] = len(fakes)
-    for split, names in reals.items():  # the placebo: mini's own reals on the fake side
-        sub = tmp / PLACEBO / split
-        (sub / "nature").mkdir(parents=True)
-        (sub / "ai").mkdir()
-        for name in names:
-            _link_or_copy(tmp / "_real" / split / name, sub / "nature" / name)
-        originals = sorted((source / GENERATORS[0].name / split / "nature").glob("*.png"))
-        for png in originals:
-            _link_or_copy(png, sub / "ai" / f"{PLACEBO}_{png.name}")
-        counts.setdefault(PLACEBO, {})[split] = len(originals)
+                _link_or_copy(fake, sub / "ai" / f"{prefix}{fake.name}")
+            counts.setdefault(folder, {})[split] = len(fakes)
     (tmp / BIASED_STAMP).write_text(json.dumps({
         "fingerprint": _biased_fingerprint(seed, quality, real_size),
         "dataset": BIASED_DATASET, "version": BIASED_VERSION,

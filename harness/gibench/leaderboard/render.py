@@ -138,7 +138,8 @@ class _Layout:
     def __init__(self, rows: list[dict[str, str]], registry: Registry) -> None:
         self.registry = registry
         self.degraded = any(r["degradation"] != CLEAN for r in rows)
-        self.many_trains = len({r["train_subset"] for r in rows}) > 1
+        self.trains = sorted({r["train_subset"] for r in rows})
+        self.many_trains = len(self.trains) > 1
         self.many_tests = len({r["test_subset"] for r in rows}) > 1
         subset_order = {s.name: i for i, s in enumerate(registry.all("subset"))}
         if self.degraded:
@@ -296,9 +297,8 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
                 "setting (mildest first); `clean` is not part of Avg")
     else:
         what = "the `val` split of each test subset"
-    trains = {r["train_subset"] for r in rows}
-    if len(trains) == 1:  # otherwise each line's label names its training subset
-        train = trains.pop()
+    if not layout.many_trains:  # otherwise each line's label names its training subset
+        train = layout.trains[0]
         n = is_mean_of(train)
         what += (f"; every row trained on {layout.subset_name(train)}" if n is None else
                  f"; every row the mean over {n} training subsets, one at a time")

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from photos import photo_crops
 from PIL import Image
-from skimage import data
 
 from gibench.data.dataset import default_workers
 from gibench.data.layout import ImageIndex, index_split
@@ -23,25 +22,6 @@ BATCH = 64
 WORKERS = default_workers()
 #: torch threads for the model, on both sides of every comparison
 THREADS = [1, 2]
-
-
-def photo_crops(n: int, side: int) -> Iterator[np.ndarray]:
-    """``n`` different ``side``-pixel windows of five scikit-image photographs (those smaller
-    than ``2·side`` are upscaled first), in a fixed order."""
-    photos = []
-    for photo in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket(),
-                  data.immunohistochemistry()):
-        h, w = photo.shape[:2]
-        if min(h, w) < 2 * side:
-            scale = 2 * side / min(h, w)
-            photo = np.asarray(Image.fromarray(photo).resize((round(w * scale),
-                                                              round(h * scale))))
-        photos.append(photo)
-    for i in range(n):
-        photo = photos[i % len(photos)]
-        h, w = photo.shape[:2]
-        y, x = (i * 41) % (h - side + 1), (i * 67) % (w - side + 1)
-        yield np.ascontiguousarray(photo[y:y + side, x:x + side])
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import photo_crops
+from photos import photo_crops
 from PIL import Image
 
 from gibench.data.images import decode_rgb, load_rgb

@@ -118,8 +118,32 @@ def _subset_list(value: str | None) -> list[str] | None:
 
 def _start(ctx: click.Context, kw: dict) -> None:
     """Build the run's configuration from the options, run it, print the summary."""
-    from gibench.engine.config import RunConfig, parse_subset_dir
+    from gibench.engine.config import RunConfig
     from gibench.engine.run import default_run_dir, run_config
+
+    config = RunConfig(**_config_options(ctx, kw))
+    if config.out is None:
+        config.out = default_run_dir(config, _registry(ctx))
+    run_config(config)
+    _summary(config.out)
+
+
+def _start_shared(ctx: click.Context, models: list, kw: dict) -> None:
+    """Evaluate several (detector, weights) in one pass; print each run's summary."""
+    from gibench.engine.run import eval_configs, run_shared
+
+    configs = eval_configs(models, **_config_options(ctx, kw))
+    run_shared(configs)
+    for config in configs:
+        _summary(config.out)
+        click.echo()
+    click.echo(f"{len(configs)} models evaluated in one pass over the files; run directories: "
+               + ", ".join(str(c.out) for c in configs))
+
+
+def _config_options(ctx: click.Context, kw: dict) -> dict:
+    """The command's options as :class:`~gibench.engine.config.RunConfig` fields."""
+    from gibench.engine.config import parse_subset_dir
 
     kw["test_subsets"] = _subset_list(kw["test_subsets"])
     kw["degradations"] = list(kw["degradations"])
@@ -131,11 +155,7 @@ def _start(ctx: click.Context, kw: dict) -> None:
     import sys
 
     command = shlex.join(["gibench", *sys.argv[1:]])
-    config = RunConfig(disabled_plugins=_disabled(ctx), command=command, **kw)
-    if config.out is None:
-        config.out = default_run_dir(config, _registry(ctx))
-    run_config(config)
-    _summary(config.out)
+    return {"disabled_plugins": _disabled(ctx), "command": command, **kw}
 
 
 def _summary(out_dir: Path) -> None:
@@ -170,7 +190,9 @@ def _summary(out_dir: Path) -> None:
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue the interrupted run in this run directory with its recorded "
                    "configuration: finished trainings and evaluations are kept, an unfinished "
-                   "training continues from its last epoch.")
+                   "training continues from its last epoch. A run of a shared pass (gibench "
+                   "eval with several weights) continues with its unfinished sibling runs, "
+                   "still in one pass.")
 @click.option("--suite", default="cross-generator", show_default=True,
               help="Protocol to run (gibench list suites).")
 @click.option("--train-subset", default=None,
@@ -225,15 +247,41 @@ def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
 
 
 @main.command("eval")
-@click.option("--detector", required=True, help="Detector name (gibench list detectors).")
-@click.option("--weights", type=click.Path(path_type=Path), required=True,
-              help="Weights to evaluate.")
+@click.option("--detector", "detectors", multiple=True, required=True,
+              help="Detector name (gibench list detectors). Repeatable: the i-th --weights is "
+                   "evaluated with the i-th --detector; one --detector serves every --weights.")
+@click.option("--weights", "weights", multiple=True, type=click.Path(path_type=Path),
+              required=True,
+              help="Weights to evaluate. Repeatable: several models are evaluated in one pass "
+                   "over the files.")
 @click.option("--input-size", type=int, default=None, help="Override the input size.")
 @_run_options
 @click.pass_context
 def eval_(ctx: click.Context, **kw) -> None:
-    """Evaluate given weights on the val split of every subset (or --subsets)."""
-    _start(ctx, {**kw, "suite": "eval"})
+    """Evaluate given weights on the val split of every subset (or --subsets).
+
+    Several models (--detector A --weights a.pt --detector B --weights b.pt, or one --detector
+    with several --weights) are evaluated in one pass over each subset's files: every file is
+    decoded once, each detector preprocesses it its own way, each model scores it. Each model
+    gets its own complete run directory, what a separate `gibench eval` of it writes (its
+    run.json lists the pass's run directories under shared_pass): under --out DIR as
+    DIR/<detector>-<weights stem> (default runs/<timestamp>-eval/). Where the detectors'
+    batch sizes differ, the pass uses the smallest.
+
+    \b
+    Examples:
+      gibench eval --detector cnnspot --weights W.pt
+      gibench eval --detector cnnspot --weights a.pt --weights b.pt --out runs/ab
+      gibench eval --detector cnnspot --weights a.pt --detector resnet50 --weights b.pt
+    """
+    from gibench.engine.run import pair_models
+
+    models = pair_models(kw.pop("detectors"), kw.pop("weights"))
+    if len(models) == 1:
+        (kw["detector"], kw["weights"]), = models
+        _start(ctx, {**kw, "suite": "eval"})
+    else:
+        _start_shared(ctx, models, kw)
 
 
 @main.command()

@@ -12,15 +12,18 @@ from gibench.specs import SubsetSpec, SuiteSpec, averaged_subsets, control_subse
 from gibench.tables import detail_table, pivot_table
 
 
+def _settings(ctx):
+    """The settings every evaluation runs: ``None`` (clean only), or with ``--degradation``
+    clean plus every given degradation, from one decode of each file."""
+    from gibench.engine.evaluate import CLEAN
+
+    return [CLEAN, *ctx.settings] if ctx.settings else None
+
+
 def evaluate_subset(ctx, trained, subset: str) -> None:
     """Clean evaluation of ``subset``; with ``--degradation``, clean plus every given
     degradation from one decode of each file."""
-    if ctx.settings:
-        from gibench.engine.evaluate import CLEAN
-
-        ctx.evaluate_settings(trained, subset, [CLEAN, *ctx.settings])
-    else:
-        ctx.evaluate(trained, subset)
+    ctx.evaluate_many([trained], subset, _settings(ctx))
 
 
 def _run_cross_generator(ctx) -> None:
@@ -67,16 +70,21 @@ def _render_cross_generator(results: pd.DataFrame, subsets: Sequence[SubsetSpec]
 
 
 def _run_matrix(ctx) -> None:
-    """Train on each subset of the dataset, test on the ``val`` split of each (Table 4)."""
+    """Train on each subset of the dataset, test on the ``val`` split of each (Table 4).
+
+    Every model is trained first; then each test subset is evaluated by all of them in one
+    pass over its files (each file decoded once, not once per model). The rows come out
+    model by model, as evaluating the models one after another would give them."""
     trains = ([ctx.train_subset] if ctx.config.train_subset
               else averaged_subsets(ctx.registry.subsets(ctx.dataset)))
     tests = ctx.test_subsets
     ctx.check_available(trains + tests)
+    trained = [ctx.model_for(train_subset) for train_subset in trains]
+    for subset in tests:
+        ctx.evaluate_many(trained, subset, _settings(ctx))
     for train_subset in trains:
-        trained = ctx.model_for(train_subset)
-        for subset in tests:
-            evaluate_subset(ctx, trained, subset)
         ctx.release(train_subset)
+    ctx.order_by_model(trains)
 
 
 def _render_matrix(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
@@ -103,14 +111,27 @@ def _render_matrix(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
 
 def _run_eval(ctx) -> None:
     """Evaluate given weights (``--weights``) on the ``val`` split of the chosen subsets."""
-    if ctx.config.weights is None:
-        from gibench.errors import GibenchError
+    run_eval_shared([ctx])
 
-        raise GibenchError("suite 'eval' evaluates existing weights: pass --weights PATH")
-    ctx.check_available(ctx.test_subsets)
-    trained = ctx.model_for(None)
-    for subset in ctx.test_subsets:
-        evaluate_subset(ctx, trained, subset)
+
+def run_eval_shared(contexts: Sequence) -> None:
+    """The ``eval`` suite for several runs at once (``gibench eval`` with several detectors or
+    weights, one run context each, built from the same options): every test subset is read in
+    one pass for all their models (and so is the held-out part of the training subset that
+    calibrates their thresholds), and each run records what it would have alone."""
+    from gibench.engine.context import evaluate_shared, load_weights_shared
+
+    for ctx in contexts:
+        if ctx.config.weights is None:
+            from gibench.errors import GibenchError
+
+            raise GibenchError("suite 'eval' evaluates existing weights: pass --weights PATH")
+        ctx.check_available(ctx.test_subsets)
+    members = list(zip(contexts, load_weights_shared([(ctx, ctx.config.weights)
+                                                      for ctx in contexts]), strict=True))
+    lead = contexts[0]
+    for subset in lead.test_subsets:
+        evaluate_shared(members, subset, _settings(lead))
 
 
 def _render_eval(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:

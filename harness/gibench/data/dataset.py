@@ -6,12 +6,17 @@ images themselves, at their native resolution, by the fastest decoder that gives
 (:func:`~gibench.data.images.decode_rgb`). Randomness of sample ``i`` comes from a
 :class:`random.Random` seeded with ``(seed, epoch, i)``, so augmentations do not depend on the
 worker count or the batch size.
+
+Given several transforms (the evaluation of several detectors in one pass), a worker decodes each
+file once and applies every transform to that one decoded image, each with its own
+:class:`random.Random` seeded as above: every view is what that transform alone would give.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,10 +32,11 @@ class ImageDataset(Dataset):
     """Items are ``(uint8 CHW tensor, label, index)``, or ``(None, reason, index)`` when
     ``skip_bad`` is set and the file cannot be decoded. ``transform=None``: the tensor is the
     decoded image itself (no resize, no crop), for evaluations that degrade images at their
-    native resolution before the detector's transform."""
+    native resolution before the detector's transform. ``transform`` a sequence (list or tuple)
+    of transforms: the item holds a tuple of tensors, one per transform, all from one decode."""
 
-    def __init__(self, index: ImageIndex, transform: Transform | None, seed: int = 0,
-                 skip_bad: bool = False, align=None) -> None:
+    def __init__(self, index: ImageIndex, transform: Transform | Sequence[Transform] | None,
+                 seed: int = 0, skip_bad: bool = False, align=None) -> None:
         self.index = index
         #: applied to every decoded image first (``gibench.data.align``: --align)
         self.align = align
@@ -57,27 +63,46 @@ class ImageDataset(Dataset):
             raise
         if self.transform is None:
             return img, int(self.index.labels[i]), i
+        if isinstance(self.transform, (list, tuple)):
+            return self._views(img, i), int(self.index.labels[i]), i
         rng = random.Random(f"{self.seed}:{self.epoch}:{i}")
         return self.transform(img, rng), int(self.index.labels[i]), i
+
+    def _views(self, img, i: int) -> tuple[torch.Tensor, ...]:
+        """Every transform of the one decoded ``img``: each gets a fresh random generator
+        seeded as a lone transform's would be, and all but the last a copy of the image (a
+        transform that changed its input in place would otherwise change the next one's)."""
+        last = len(self.transform) - 1
+        return tuple(t(img if k == last else img.copy(),
+                       random.Random(f"{self.seed}:{self.epoch}:{i}"))
+                     for k, t in enumerate(self.transform))
 
 
 @dataclass
 class Batch:
-    images: torch.Tensor  # uint8 (N, 3, H, W)
+    #: uint8 (N, 3, H, W); with several transforms a tuple of them, one per transform
+    images: torch.Tensor | tuple[torch.Tensor, ...]
     labels: torch.Tensor  # int64 (N,)
     indices: torch.Tensor  # int64 (N,) positions in the index
     bad: list[tuple[int, str]]  # (index, reason) of skipped files
 
     def pin_memory(self) -> Batch:
-        self.images = self.images.pin_memory()
+        if isinstance(self.images, tuple):
+            self.images = tuple(view.pin_memory() for view in self.images)
+        else:
+            self.images = self.images.pin_memory()
         self.labels = self.labels.pin_memory()
         return self
 
 
 def collate(items: list) -> Batch:
+    """Stack the decodable items (each view apart when items hold one view per transform); a
+    batch with none has an empty ``images`` tensor and no ``indices``."""
     good = [it for it in items if it[0] is not None]
     bad = [(it[2], it[1]) for it in items if it[0] is None]
-    if good:
+    if good and isinstance(good[0][0], tuple):
+        images = tuple(torch.stack(views) for views in zip(*(it[0] for it in good), strict=True))
+    elif good:
         images = torch.stack([it[0] for it in good])
     else:
         images = torch.empty((0, 3, 1, 1), dtype=torch.uint8)

@@ -1,8 +1,10 @@
 """The run context that suites drive: it trains or loads models and evaluates them.
 
 A suite never touches data loaders, devices or files; it asks the context for a model trained on
-a subset and for evaluations of that model on subsets. The context keeps the result rows, the
-per-image scores, the bad files and the timings that the run directory records.
+a subset and for evaluations of that model on subsets — or of several models at once
+(:meth:`RunContext.evaluate_many`: one pass over the files for all of them). The context keeps
+the result rows, the per-image scores, the bad files and the timings that the run directory
+records.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,14 @@ from gibench.engine.distributed import (
     shard,
 )
 from gibench.engine.distributed import init as dist_init
-from gibench.engine.evaluate import Scores, Setting, predict, predict_settings
+from gibench.engine.evaluate import (
+    Head,
+    Scores,
+    Setting,
+    predict,
+    predict_many,
+    predict_settings_many,
+)
 from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
 from gibench.metrics import (
@@ -145,6 +155,9 @@ class RunContext:
         self.calibration: dict[str, Any] | None = None
         self._models: dict[str | None, TrainedModel] = {}
         self._indexes: dict[tuple[str, str], ImageIndex] = {}
+        #: set when this run was evaluated in one pass with other runs (``gibench eval`` with
+        #: several weights): the run directories of that pass, recorded in ``run.json``
+        self.shared_pass: dict[str, Any] | None = None
 
     # -- names ---------------------------------------------------------------------------
     def subset_spec(self, name: str) -> SubsetSpec:
@@ -221,18 +234,20 @@ class RunContext:
         return self.spec.build(pretrained=self.config.pretrained, input_size=self.input_size)
 
     def load_weights(self, path: Path) -> TrainedModel:
-        model = load_detector(self.spec, path, self.input_size, self.device,
-                              self.config.pretrained)
-        threshold = None
-        try:  # calibrate on the training subset's held-out part when its data is here
+        """The weights at ``path``, with the threshold calibrated on the held-out part of the
+        training subset when its data is here (see :func:`load_weights_shared`)."""
+        return load_weights_shared([(self, Path(path))])[0]
+
+    def _calibration_holdout(self) -> ImageIndex | None:
+        """The held-out part of the training subset that given weights are calibrated on;
+        ``None`` when its data is not here."""
+        try:
             full = self.index(self.train_subset, "train")
         except GibenchError:
-            full = None
-        if full is not None and len(full) > 1:
-            _, held = stratified_holdout(full, self.config.holdout_fraction, self.config.seed)
-            self.calibration = {**self._calibrate(model, held), "subset": self.train_subset}
-            threshold = self.calibration["threshold"]
-        return TrainedModel(model, None, Path(path), sha256_file(path), threshold=threshold)
+            return None
+        if len(full) <= 1:
+            return None
+        return stratified_holdout(full, self.config.holdout_fraction, self.config.seed)[1]
 
     def model_for(self, train_subset: str | None, *, index: ImageIndex | None = None,
                   tag: str | None = None) -> TrainedModel:
@@ -300,17 +315,7 @@ class RunContext:
     def _calibrate(self, model: torch.nn.Module, held: ImageIndex) -> dict[str, Any]:
         """The accuracy-maximising threshold on the held-out part of the training subset: a
         calibrated threshold that never looks at a test split (reported as such)."""
-        scores = predict(model, held, self.eval_transform, normalizer=self.normalizer,
-                         device=self.device, batch_size=self.batch_size * 2,
-                         workers=self.workers, skip_bad=self.config.skip_bad_images,
-                         seed=self.config.seed, desc="calibration", progress=self.progress,
-                         align=self.train_align)
-        labels = scores.labels
-        if not (labels == 0).any() or not (labels == 1).any():
-            return {"threshold": None, "split": "held-out part of train", "n": len(labels)}
-        return {"threshold": threshold_for(labels, sigmoid(scores.logits), "acc"),
-                "rule": "max accuracy", "split": "held-out part of train",
-                "n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum())}
+        return _calibrations([(self, model)], held)[0]
 
     def release(self, train_subset: str) -> None:
         """Forget the model trained on ``train_subset`` (its checkpoint stays on disk): suites
@@ -320,47 +325,48 @@ class RunContext:
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, trained: TrainedModel, test_subset: str, split: str = "val",
                  degradation: str = "none") -> dict[str, Any]:
-        """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row."""
-        def compute() -> None:
-            index = self.index(test_subset, split)
-            part = self._shard(index)
-            scores = self._gathered(index, part, predict(
-                self._eval_model(trained), part, self.eval_transform, normalizer=self.normalizer,
-                device=self.device, batch_size=self.batch_size * 2, workers=self.workers,
-                skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-                desc=f"eval {test_subset}", progress=self.progress, align=self.align))
-            self._add_time("eval", scores.seconds)
-            self._add_eval_timings(scores)
-            self._record(trained, test_subset, split, degradation, scores)
-
-        return self._saved(trained, test_subset, split, [degradation], compute)[0]
+        """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row
+        (its ``degradation`` column says ``degradation``)."""
+        return evaluate_shared([(self, trained)], test_subset, split=split,
+                               label=degradation)[0][0]
 
     def evaluate_settings(self, trained: TrainedModel, test_subset: str,
                           settings: list[Setting], split: str = "val") -> list[dict[str, Any]]:
         """Score ``test_subset`` under every setting (clean and/or degradations at the images'
         native resolution), decoding each file once; add and return one row per setting."""
-        def compute() -> None:
-            index = self.index(test_subset, split)
-            part = self._shard(index)
-            by_setting = predict_settings(
-                self._eval_model(trained), part, self.eval_transform, settings,
-                normalizer=self.normalizer, device=self.device,
-                batch_size=self.batch_size * 2, workers=self.workers,
-                skip_bad=self.config.skip_bad_images, seed=self.config.seed,
-                desc=f"eval {test_subset} ×{len(settings)}", progress=self.progress,
-                align=self.align)
-            by_setting = {name: self._gathered(index, part, scores)
-                          for name, scores in by_setting.items()}
-            first = next(iter(by_setting.values()))
-            self._add_time("eval", first.seconds)
-            self._add_eval_timings(first)
-            if first.bad:
-                self.bad.setdefault(f"{test_subset}/{split}", []).extend(first.bad)
-            for s in settings:
-                self._record(trained, test_subset, split, s.name, by_setting[s.name],
-                             count_bad=False)
+        return evaluate_shared([(self, trained)], test_subset, settings, split)[0]
 
-        return self._saved(trained, test_subset, split, [s.name for s in settings], compute)
+    def evaluate_many(self, trained_list: Sequence[TrainedModel], test_subset: str,
+                      settings: list[Setting] | None = None,
+                      split: str = "val") -> list[list[dict[str, Any]]]:
+        """Score ``test_subset`` with every model of ``trained_list`` in one pass over its
+        files (each decoded once; with ``settings``, under every setting as
+        :meth:`evaluate_settings`). Adds and returns, per model, the rows that
+        :meth:`evaluate` (one row: clean) or :meth:`evaluate_settings` would, with the same
+        scores and ``partial/`` files: ``--resume`` reads back the models already evaluated and
+        scores only the others, still in one pass."""
+        return evaluate_shared([(self, t) for t in trained_list], test_subset, settings, split)
+
+    def order_by_model(self, train_subsets: Sequence[str]) -> None:
+        """Sort the rows and per-image scores by training subset, in this order (stably: each
+        model's rows keep their order). A suite that evaluates many models per test subset in
+        one pass then writes its tables model by model, as evaluating the models one after
+        another would have."""
+        rank = {name: k for k, name in enumerate(train_subsets)}
+        self.rows.sort(key=lambda row: rank.get(row["train_subset"], len(rank)))
+        if self.scores:
+            frame = self.scores_frame()
+            keys = frame["train_subset"].map(lambda name: rank.get(name, len(rank)))
+            order = np.argsort(keys.to_numpy(), kind="stable")
+            self.scores = [frame.iloc[order].reset_index(drop=True)]
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Images per evaluation batch: twice the training batch (no gradients to keep), or in
+        a pass shared with other runs the pass's (the smallest of its runs', as recorded)."""
+        if self.shared_pass is not None:
+            return int(self.shared_pass["eval_batch_size"])
+        return self.batch_size * 2
 
     # -- fast evaluation (issue 6): --compile, and where the evaluation time went ---------
     def _eval_model(self, trained: TrainedModel) -> torch.nn.Module:
@@ -398,17 +404,29 @@ class RunContext:
         return Scores(index, pos[order], logits, bad, max(p[3] for p in parts),
                       scores.timings)  # this rank's breakdown
 
+    def _partial(self, trained: TrainedModel, test_subset: str, split: str,
+                 degradations: list[str]) -> tuple[list[Any], Path, Path]:
+        """(what, record file, scores file) of one evaluation's files under ``partial/``: the
+        name is a digest of the model, its test subset, split and degradations."""
+        what = [trained.train_subset or "(weights)", trained.sha256, test_subset, split,
+                degradations]
+        stem = hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
+        folder = self.run_dir / "partial"
+        return what, folder / f"eval-{stem}.json", folder / f"eval-{stem}.csv"
+
+    def _is_saved(self, trained: TrainedModel, test_subset: str, split: str,
+                  degradations: list[str]) -> bool:
+        """Whether ``--resume`` reads this evaluation back instead of computing it."""
+        return self.resume and self._partial(trained, test_subset, split,
+                                             degradations)[1].is_file()
+
     def _saved(self, trained: TrainedModel, test_subset: str, split: str,
                degradations: list[str], compute) -> list[dict[str, Any]]:
         """Run ``compute`` (which adds rows and scores) and save what it added atomically under
         ``partial/``; with ``--resume``, an evaluation saved before the interruption is read
         back instead of computed again."""
-        what = [trained.train_subset or "(weights)", trained.sha256, test_subset, split,
-                degradations]
-        stem = hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
-        folder = self.run_dir / "partial"
-        done, scores_csv = folder / f"eval-{stem}.json", folder / f"eval-{stem}.csv"
-        if self.resume and done.is_file():
+        what, done, scores_csv = self._partial(trained, test_subset, split, degradations)
+        if self._is_saved(trained, test_subset, split, degradations):
             saved = json.loads(done.read_text())
             self.rows.extend(saved["rows"])
             self.scores.append(pd.read_csv(scores_csv, keep_default_na=False,
@@ -423,10 +441,24 @@ class RunContext:
         bad = {k: v[bad_before.get(k, 0):] for k, v in self.bad.items()
                if len(v) > bad_before.get(k, 0)}
         if self.job.main:
-            folder.mkdir(parents=True, exist_ok=True)
+            done.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_csv(scores_csv, pd.concat(self.scores[n_scores:], ignore_index=True))
             atomic_write_json(done, {"what": what, "rows": rows, "bad": bad})  # written last
         return rows
+
+    def _record_scores(self, trained: TrainedModel, test_subset: str, split: str,
+                       by_setting: dict[str, Scores], clean_label: str | None) -> None:
+        """Add the rows and scores of one model's evaluation: one clean row labelled
+        ``clean_label`` (as :meth:`evaluate`), or one row per setting (as
+        :meth:`evaluate_settings`, the bad files counted once)."""
+        if clean_label is not None:
+            self._record(trained, test_subset, split, clean_label, by_setting["none"])
+            return
+        first = next(iter(by_setting.values()))
+        if first.bad:
+            self.bad.setdefault(f"{test_subset}/{split}", []).extend(first.bad)
+        for name, scores in by_setting.items():
+            self._record(trained, test_subset, split, name, scores, count_bad=False)
 
     def _record(self, trained: TrainedModel, test_subset: str, split: str, degradation: str,
                 scores: Scores, count_bad: bool = True) -> dict[str, Any]:
@@ -476,3 +508,134 @@ class RunContext:
 
     def _add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + seconds
+
+
+def load_weights_shared(members: Sequence[tuple[RunContext, Path]]) -> list[TrainedModel]:
+    """Each context's weights, loaded, each threshold calibrated on its context's held-out
+    part of the training subset (when that data is here; the context records where the
+    threshold came from in ``calibration``). Contexts that calibrate on the same held-out
+    images (one data root, training subset, fraction, seed and ``--train-align``) score them
+    in one pass."""
+    models = [load_detector(ctx.spec, path, ctx.input_size, ctx.device, ctx.config.pretrained)
+              for ctx, path in members]
+    groups: dict[tuple, list[int]] = {}
+    helds: dict[tuple, ImageIndex] = {}
+    for k, (ctx, _) in enumerate(members):
+        key = (str(ctx.data_root), ctx.train_subset, ctx.config.holdout_fraction,
+               ctx.config.seed, tuple(ctx.config.train_align), ctx.config.skip_bad_images)
+        if key not in helds:
+            held = ctx._calibration_holdout()
+            if held is None:
+                continue
+            helds[key] = held
+        groups.setdefault(key, []).append(k)
+    for key, ks in groups.items():
+        calibrations = _calibrations([(members[k][0], models[k]) for k in ks], helds[key])
+        for k, calibration in zip(ks, calibrations, strict=True):
+            ctx = members[k][0]
+            ctx.calibration = {**calibration, "subset": ctx.train_subset}
+    out = []
+    for (ctx, path), model in zip(members, models, strict=True):
+        threshold = ctx.calibration["threshold"] if ctx.calibration else None
+        out.append(TrainedModel(model, None, path, sha256_file(path), threshold=threshold))
+    return out
+
+
+def _calibrations(members: Sequence[tuple[RunContext, torch.nn.Module]],
+                  held: ImageIndex) -> list[dict[str, Any]]:
+    """Each model's accuracy-maximising threshold on ``held`` (a held-out part of a training
+    subset, the same for all), its images decoded once for all the models."""
+    lead = members[0][0]
+    heads = [Head(model, ctx.eval_transform, ctx.normalizer) for ctx, model in members]
+    all_scores = predict_many(heads, held, device=lead.device,
+                              batch_size=min(ctx.eval_batch_size for ctx, _ in members),
+                              workers=lead.workers, skip_bad=lead.config.skip_bad_images,
+                              seed=lead.config.seed, desc="calibration",
+                              progress=lead.progress, align=lead.train_align)
+    out = []
+    for scores in all_scores:
+        labels = scores.labels
+        if not (labels == 0).any() or not (labels == 1).any():
+            out.append({"threshold": None, "split": "held-out part of train", "n": len(labels)})
+            continue
+        out.append({"threshold": threshold_for(labels, sigmoid(scores.logits), "acc"),
+                    "rule": "max accuracy", "split": "held-out part of train",
+                    "n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum())})
+    return out
+
+
+def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_subset: str,
+                    settings: list[Setting] | None = None, split: str = "val",
+                    label: str = "none") -> list[list[dict[str, Any]]]:
+    """Evaluate every (context, model) pair on ``test_subset`` in one pass over its files.
+
+    The pairs may belong to one context (the matrix suite's models) or to several (``gibench
+    eval`` with several detectors or weights: one run directory each); the contexts must read
+    the same data the same way (data root, ``--align``, seed, workers, device: the callers
+    check). Each pair gets exactly what an evaluation of it alone would give it: without
+    ``settings`` one clean row labelled ``label`` (:meth:`RunContext.evaluate`), else one row
+    per setting (:meth:`RunContext.evaluate_settings`); the same scores, bad files and
+    ``partial/`` files in its context. With ``--resume`` the pairs whose evaluation was saved
+    are read back and only the others are scored, in one pass. Returns each pair's rows."""
+    names = [s.name for s in settings] if settings is not None else [label]
+    pending = [k for k, (ctx, trained) in enumerate(members)
+               if not ctx._is_saved(trained, test_subset, split, names)]
+    computed = dict(zip(pending, _score_pass([members[k] for k in pending], test_subset,
+                                              settings, split) if pending else [],
+                        strict=True))
+    clean_label = None if settings is not None else label
+    out = []
+    for k, (ctx, trained) in enumerate(members):
+        def compute(k: int = k, ctx: RunContext = ctx, trained: TrainedModel = trained) -> None:
+            ctx._record_scores(trained, test_subset, split, computed[k], clean_label)
+
+        out.append(ctx._saved(trained, test_subset, split, names, compute))
+    return out
+
+
+def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str,
+                settings: list[Setting] | None, split: str) -> list[dict[str, Scores]]:
+    """One pass over ``test_subset``'s files for every pair: per pair, its :class:`Scores` per
+    setting name (``"none"`` alone without ``settings``), gathered over the torchrun job. The
+    pass's time is added once to each context's timings.
+
+    The batch size is the smallest of the contexts' :attr:`RunContext.eval_batch_size`: the
+    largest that each model is known to fit (the same for every model of one context)."""
+    lead = members[0][0]
+    index = lead.index(test_subset, split)
+    part = lead._shard(index)
+    heads = [Head(ctx._eval_model(trained), ctx.eval_transform, ctx.normalizer)
+             for ctx, trained in members]
+    options = dict(device=lead.device, batch_size=min(ctx.eval_batch_size for ctx, _ in members),
+                   workers=lead.workers, skip_bad=lead.config.skip_bad_images,
+                   seed=lead.config.seed, progress=lead.progress, align=lead.align)
+    many = f" ({len(heads)} models)" if len(heads) > 1 else ""
+    if settings is not None:
+        raw = predict_settings_many(heads, part, settings,
+                                    desc=f"eval {test_subset} ×{len(settings)}{many}",
+                                    **options)
+    elif len(heads) == 1:  # a lone model goes through ``predict`` itself
+        head = heads[0]
+        raw = [{"none": predict(head.model, part, head.transform, normalizer=head.normalizer,
+                                desc=f"eval {test_subset}", **options)}]
+    else:
+        raw = [{"none": scores} for scores in predict_many(heads, part,
+                                                           desc=f"eval {test_subset}{many}",
+                                                           **options)]
+    out = [{name: ctx._gathered(index, part, scores) for name, scores in by_setting.items()}
+           for (ctx, _), by_setting in zip(members, raw, strict=True)]
+    first = next(iter(out[0].values()))
+    for ctx in {id(ctx): ctx for ctx, _ in members}.values():
+        ctx._add_time("eval", first.seconds)
+        ctx._add_eval_timings(first)
+    return out
+
+
+def share_eval_transforms(contexts: Sequence[RunContext]) -> None:
+    """Contexts of one detector at one input and load size use one evaluation transform object,
+    so that a pass shared by their models runs it once per image for all of them (the transform
+    is built from those three alone, so nothing else changes)."""
+    first: dict[tuple[str, int, int | None], Any] = {}
+    for ctx in contexts:
+        key = (ctx.spec.name, ctx.input_size, ctx.load_size)
+        ctx.eval_transform = first.setdefault(key, ctx.eval_transform)

@@ -9,6 +9,14 @@ resolution, stacked by size; on the device each size group is degraded (batched)
 setting, then brought to the detector's input by the batched form of its evaluation transform
 (``transform.batch``). Every file is decoded once, whatever the number of settings.
 
+Several models in one pass (:func:`predict_many`, :func:`predict_settings_many`): each model is a
+:class:`Head` with its own transform and normaliser. The workers decode each file once and apply
+every distinct transform (distinct by identity: heads that share a transform object share its
+output) to the one decoded image; on the device each head takes its transform's batch, its
+normaliser and its model. Every head's scores are those of its own evaluation: on the CPU the
+same logits bit for bit, the same positions, the same bad files. The matrix suite and
+``gibench eval`` with several weights evaluate this way: a file is decoded once for N models.
+
 Both record where the time went (:attr:`Scores.timings`, see :class:`PhaseTimer`): waiting for
 the loader (decode-bound time), the host→device copy, the on-device preprocessing (degradations,
 batched transform, normalisation) and the model's forward pass.
@@ -123,49 +131,106 @@ def _timed(loader, timer: PhaseTimer) -> Iterator:
         yield batch
 
 
-def _eval_batches(index: ImageIndex, transform: Transform | None, *, device: torch.device,
-                  batch_size: int, workers: int, seed: int, skip_bad: bool, align, desc: str,
-                  progress: bool):
-    """The timed, progress-barred batches of an evaluation loader: preprocessed batches, or
-    (``transform`` None) native-resolution images grouped by size."""
-    dataset = ImageDataset(index, transform, seed=seed, skip_bad=skip_bad, align=align)
+def _eval_batches(index: ImageIndex, transforms: tuple[Transform, ...] | None, *,
+                  device: torch.device, batch_size: int, workers: int, seed: int,
+                  skip_bad: bool, align, desc: str, progress: bool):
+    """The timed, progress-barred batches of an evaluation loader: batches holding one
+    preprocessed view per transform, or (``transforms`` None) native-resolution images grouped
+    by size."""
+    dataset = ImageDataset(index, transforms, seed=seed, skip_bad=skip_bad, align=align)
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
-                         pin_memory=device.type == "cuda", by_size=transform is None)
+                         pin_memory=device.type == "cuda", by_size=transforms is None)
     timer = PhaseTimer(device)
     return _timed(_progress(loader, desc, progress), timer), timer
 
 
+@dataclass(frozen=True, eq=False)
+class Head:
+    """One model of a shared evaluation, with its own evaluation transform and normaliser.
+
+    Heads whose ``transform`` is the same object share the transform's output (computed once
+    per image); other transforms each run on the one decoded image."""
+
+    model: torch.nn.Module
+    transform: Transform
+    normalizer: Normalizer
+
+
+def _distinct_transforms(heads: list[Head]) -> tuple[tuple[Transform, ...], list[int]]:
+    """The heads' distinct transforms (by identity, in order of first use), and the position
+    of each head's transform among them."""
+    transforms: list[Transform] = []
+    slots: list[int] = []
+    for head in heads:
+        slot = next((k for k, t in enumerate(transforms) if t is head.transform), None)
+        if slot is None:
+            slot = len(transforms)
+            transforms.append(head.transform)
+        slots.append(slot)
+    return tuple(transforms), slots
+
+
+def _ordered_scores(index: ImageIndex, positions: list[torch.Tensor],
+                    logits: list[list[torch.Tensor]], bad: list[tuple[str, str]],
+                    seconds: float, timings: dict[str, float],
+                    device: torch.device) -> list[Scores]:
+    """One :class:`Scores` per list of per-batch logits, all in index order (the batches'
+    ``positions`` sorted); bad files and timings shared."""
+    if not positions:
+        empty = np.zeros(0, dtype=np.int64)
+        return [Scores(index, empty, np.zeros(0), list(bad), seconds, dict(timings))
+                for _ in logits]
+    pos = torch.cat(positions)
+    order = torch.argsort(pos)
+    all_pos = pos[order].numpy()
+    order_dev = order.to(device)
+    return [Scores(index, all_pos, torch.cat(parts)[order_dev].double().cpu().numpy(),
+                   list(bad), seconds, dict(timings)) for parts in logits]
+
+
 @torch.inference_mode()
-def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
-            normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
-            skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-            progress: bool = True, align=None) -> Scores:
-    """Logits of ``model`` for every image of ``index`` (in index order)."""
+def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
+                 batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
+                 desc: str = "eval", progress: bool = True, align=None) -> list[Scores]:
+    """Logits of every head for every image of ``index`` (in index order), each file decoded
+    once: one :class:`Scores` per head, each what :func:`predict` gives for that head alone
+    (see the module doc). ``seconds`` and ``timings`` are the shared pass's."""
     start = time.perf_counter()
-    model.eval()
-    batches, timer = _eval_batches(index, transform, device=device, batch_size=batch_size,
+    for head in heads:
+        head.model.eval()
+    transforms, slots = _distinct_transforms(heads)
+    batches, timer = _eval_batches(index, transforms, device=device, batch_size=batch_size,
                                    workers=workers, seed=seed, skip_bad=skip_bad, align=align,
                                    desc=desc, progress=progress)
-    logits: list[torch.Tensor] = []
+    logits: list[list[torch.Tensor]] = [[] for _ in heads]
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
     for batch in batches:
         bad.extend((index.paths[i], reason) for i, reason in batch.bad)
-        if batch.images.shape[0] == 0:
+        if batch.indices.numel() == 0:
             continue
         with timer("transfer"):
-            images = batch.images.to(device, non_blocking=True)
-        with timer("preprocess"):
-            x = normalizer(images)
-        with timer("model"), autocast(device):
-            logits.append(model(x).reshape(-1).float())
+            views = [view.to(device, non_blocking=True) for view in batch.images]
+        for head, slot, out in zip(heads, slots, logits, strict=True):
+            with timer("preprocess"):
+                x = head.normalizer(views[slot])
+            with timer("model"), autocast(device):
+                out.append(head.model(x).reshape(-1).float())
         positions.append(batch.indices)
-    if logits:
-        all_logits = torch.cat(logits).double().cpu().numpy()
-        all_pos = torch.cat(positions).numpy()
-    else:
-        all_logits, all_pos = np.zeros(0), np.zeros(0, dtype=np.int64)
-    return Scores(index, all_pos, all_logits, bad, time.perf_counter() - start, timer.totals())
+    timings = timer.totals()
+    return _ordered_scores(index, positions, logits, bad, time.perf_counter() - start,
+                           timings, device)
+
+
+def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
+            normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
+            skip_bad: bool = False, seed: int = 0, desc: str = "eval",
+            progress: bool = True, align=None) -> Scores:
+    """Logits of ``model`` for every image of ``index`` (in index order): the one-head case of
+    :func:`predict_many`."""
+    return predict_many([Head(model, transform, normalizer)], index, device=device,
+                        batch_size=batch_size, workers=workers, skip_bad=skip_bad, seed=seed,
+                        desc=desc, progress=progress, align=align)[0]
 
 
 @dataclass(frozen=True)
@@ -205,20 +270,25 @@ def _to_input(images: torch.Tensor, transform: Transform, indices: torch.Tensor,
 
 
 @torch.inference_mode()
-def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Transform,
-                     settings: list[Setting], *, normalizer: Normalizer, device: torch.device,
-                     batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
-                     desc: str = "eval", progress: bool = True,
-                     align=None) -> dict[str, Scores]:
-    """Logits of ``model`` under every setting, each file decoded once (see the module doc).
+def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[Setting], *,
+                          device: torch.device, batch_size: int, workers: int,
+                          skip_bad: bool = False, seed: int = 0, desc: str = "eval",
+                          progress: bool = True, align=None) -> list[dict[str, Scores]]:
+    """Logits of every head under every setting, each file decoded once (see the module doc):
+    each size group is degraded once per setting, then brought to each distinct transform's
+    input once, then through each head's normaliser and model.
 
-    Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
+    Returns, per head, one :class:`Scores` per setting name, in index order like
+    :func:`predict` — what :func:`predict_settings` gives for that head alone."""
     start = time.perf_counter()
-    model.eval()
+    for head in heads:
+        head.model.eval()
+    transforms, slots = _distinct_transforms(heads)
     batches, timer = _eval_batches(index, None, device=device, batch_size=batch_size,
                                    workers=workers, seed=seed, skip_bad=skip_bad, align=align,
                                    desc=desc, progress=progress)
-    logits: dict[str, list[torch.Tensor]] = {s.name: [] for s in settings}
+    # logits[setting][head]: per-batch parts
+    logits = [[[] for _ in heads] for _ in settings]
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
     for sized in batches:
@@ -228,24 +298,36 @@ def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Trans
                 images = group.images.to(device, non_blocking=True)
                 seeds = sample_seeds(seed, group.indices).to(device)
             positions.append(group.indices)
-            for setting in settings:
+            for setting, per_head in zip(settings, logits, strict=True):
                 with timer("preprocess"):
                     degraded = (images if setting.spec is None
                                 else setting.spec.apply(images, setting.strength, seeds))
-                    x = normalizer(_to_input(degraded, transform, group.indices, seed, device))
-                with timer("model"), autocast(device):
-                    logits[setting.name].append(model(x).reshape(-1).float())
+                    inputs = [_to_input(degraded, t, group.indices, seed, device)
+                              for t in transforms]
+                for head, slot, out in zip(heads, slots, per_head, strict=True):
+                    with timer("preprocess"):
+                        x = head.normalizer(inputs[slot])
+                    with timer("model"), autocast(device):
+                        out.append(head.model(x).reshape(-1).float())
     timings = timer.totals()
     seconds = time.perf_counter() - start
-    if positions:
-        pos = torch.cat(positions)
-        order = torch.argsort(pos)
-        all_pos = pos[order].numpy()
-        order_dev = order.to(device)
-        out = {name: torch.cat(parts)[order_dev].double().cpu().numpy()
-               for name, parts in logits.items()}
-    else:
-        all_pos = np.zeros(0, dtype=np.int64)
-        out = {name: np.zeros(0) for name in logits}
-    return {name: Scores(index, all_pos, values, list(bad), seconds, dict(timings))
-            for name, values in out.items()}
+    by_setting = [_ordered_scores(index, positions, per_head, bad, seconds, timings, device)
+                  for per_head in logits]
+    return [{setting.name: scores[k] for setting, scores in zip(settings, by_setting,
+                                                                  strict=True)}
+            for k in range(len(heads))]
+
+
+def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Transform,
+                     settings: list[Setting], *, normalizer: Normalizer, device: torch.device,
+                     batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
+                     desc: str = "eval", progress: bool = True,
+                     align=None) -> dict[str, Scores]:
+    """Logits of ``model`` under every setting, each file decoded once (see the module doc):
+    the one-head case of :func:`predict_settings_many`.
+
+    Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
+    return predict_settings_many([Head(model, transform, normalizer)], index, settings,
+                                 device=device, batch_size=batch_size, workers=workers,
+                                 skip_bad=skip_bad, seed=seed, desc=desc, progress=progress,
+                                 align=align)[0]

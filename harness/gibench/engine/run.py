@@ -10,6 +10,11 @@
 - ``results.csv``: one row per train subset × test subset × degradation;
 - ``scores.csv``: one row per image (path, label, logit, score), so any metric can be recomputed;
 - ``results.md``: the suite's table(s).
+
+``evaluate_many(...)`` (``gibench eval`` with several ``--detector``/``--weights``) evaluates
+several models in one pass over each test subset's files and writes one complete run directory
+per model, each what a separate evaluation of that model writes, its ``run.json`` naming the
+pass's run directories under ``shared_pass``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +35,7 @@ import torch
 
 import gibench
 from gibench.engine.config import RunConfig
-from gibench.engine.context import RunContext
+from gibench.engine.context import RunContext, share_eval_transforms
 from gibench.engine.device import resolve_device
 from gibench.engine.distributed import barrier, broadcast_object
 from gibench.engine.distributed import init as dist_init
@@ -137,6 +144,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
         "weights": ({"path": str(ctx.config.weights),
                      "sha256": sha256_file(Path(ctx.config.weights))}
                     if ctx.config.weights else None),
+        **({"shared_pass": ctx.shared_pass} if ctx.shared_pass is not None else {}),
         "training": ctx.trainings,
         "calibration": ctx.calibration,
         "bad_images": {k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
@@ -171,6 +179,22 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
     if set(overrides) - allowed:
         raise GibenchError(f"--resume takes the run's own configuration; it cannot change "
                            f"{', '.join(sorted(set(overrides) - allowed))}")
+    config, record = _resumed_config(run_dir, overrides)
+    if record.get("status") == "complete":
+        raise GibenchError(f"--resume {run_dir}: the run is already complete")
+    configs = [config]
+    shared_pass = record.get("shared_pass")
+    for sibling in (shared_pass or {}).get("runs", []):
+        if Path(sibling) != run_dir and (Path(sibling) / "run.json").is_file():
+            other, other_record = _resumed_config(Path(sibling), overrides)
+            if other_record.get("status") != "complete":
+                configs.append(other)
+    return run_shared(configs, resume=True, shared_pass=shared_pass)[0]
+
+
+def _resumed_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[RunConfig, dict]:
+    """The configuration recorded in ``run_dir/run.json`` (with ``overrides``), and the
+    record."""
     record_path = run_dir / "run.json"
     if not record_path.is_file():
         raise GibenchError(f"--resume {run_dir}: no run.json there (not a run directory)")
@@ -179,8 +203,6 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
         saved = dict(record["config"])
     except (ValueError, KeyError, TypeError) as exc:
         raise GibenchError(f"--resume {run_dir}: run.json is unreadable ({exc})") from exc
-    if record.get("status") == "complete":
-        raise GibenchError(f"--resume {run_dir}: the run is already complete")
     for key in ("data_root", "weights", "out"):
         if saved.get(key) is not None:
             saved[key] = Path(saved[key])
@@ -194,12 +216,88 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
     if record.get("git") and now and record["git"] != now:
         print(f"warning: {run_dir} was started at {record['git']}, the code is now at {now}",
               file=sys.stderr)
-    return run_config(config, resume=True)
+    return config, record
 
 
 def run_config(config: RunConfig, resume: bool = False) -> pd.DataFrame:
+    """Run ``config`` (continue it with ``resume``); return its results."""
+    return run_shared([config], resume=resume)[0]
+
+
+#: What the runs of one shared pass must agree on: they read the same files the same way.
+SHARED_FIELDS = ("data_root", "dataset", "test_subsets", "subset_dirs", "degradations", "align",
+                 "device", "seed", "workers", "skip_bad_images", "progress",
+                 "disabled_plugins")
+
+
+def _check_shared(configs: Sequence[RunConfig], registry: Registry) -> None:
+    """Several configurations can share a pass when they evaluate given weights with the same
+    data options, each into its own run directory."""
+    for config in configs:
+        if registry.suite(config.suite).name != "eval":
+            raise GibenchError(f"several models in one pass: only suite 'eval' (gibench eval) "
+                               f"evaluates them together, not {config.suite!r}")
+        for name in SHARED_FIELDS:
+            if getattr(config, name) != getattr(configs[0], name):
+                raise GibenchError(f"several models in one pass must share {name}: "
+                                   f"{getattr(configs[0], name)!r} vs {getattr(config, name)!r}")
+        if config.out is None:
+            raise GibenchError("several models in one pass: each needs its own run directory "
+                               "(out)")
+    outs = [Path(c.out) for c in configs]
+    twice = sorted({str(o) for o in outs if outs.count(o) > 1})
+    if twice:
+        raise GibenchError(f"several models in one pass write to the same run directory: "
+                           f"{', '.join(twice)}")
+
+
+def run_shared(configs: Sequence[RunConfig], resume: bool = False,
+               shared_pass: dict[str, Any] | None = None) -> list[pd.DataFrame]:
+    """Run every configuration; several ones (suite ``eval``, the same data options, their own
+    run directories) evaluate their models in one pass over each test subset's files. Each
+    run directory is what a run of its configuration alone writes, its ``run.json`` recording
+    the pass (``shared_pass``: its run directories and evaluation batch size; given when
+    resuming runs of a pass, as they recorded it). Every configuration is checked before any
+    work. Returns each run's results."""
+    if not configs:
+        raise GibenchError("no run to do: give at least one detector and weights")
     started = time.perf_counter()
     git = git_state()
+    registry = get_registry(configs[0].disabled_plugins)
+    if len(configs) > 1:
+        _check_shared(configs, registry)
+    contexts = [_prepare(config, resume) for config in configs]
+    if len(contexts) > 1 or shared_pass is not None:
+        share_eval_transforms(contexts)
+        shared = shared_pass or {"runs": [str(ctx.run_dir) for ctx in contexts],
+                                 "eval_batch_size": min(ctx.eval_batch_size
+                                                        for ctx in contexts)}
+        for ctx in contexts:
+            ctx.shared_pass = shared
+    for ctx in contexts:
+        _open(ctx, started, git)
+    status = "failed"
+    try:
+        if len(contexts) == 1:
+            contexts[0].suite.run(contexts[0])
+        else:
+            from gibench.builtin.suites import run_eval_shared
+
+            run_eval_shared(contexts)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        results = [_close(ctx, status, started, git) for ctx in contexts]
+    for ctx, frame in zip(contexts, results, strict=True):
+        _report(ctx, frame)
+    barrier(contexts[0].job)  # the files exist before any rank returns
+    return results
+
+
+def _prepare(config: RunConfig, resume: bool) -> RunContext:
+    """Check ``config`` and build its run context; nothing is written yet."""
     registry = get_registry(config.disabled_plugins)
     registry.detector(config.detector)  # fail on unknown names before any work
     suite_spec = registry.suite(config.suite)
@@ -236,35 +334,110 @@ def run_config(config: RunConfig, resume: bool = False) -> pd.DataFrame:
     for name in ([config.train_subset] if config.train_subset else []) + (
             config.test_subsets or []):
         ctx.subset_spec(name)  # unknown or foreign subset names fail now
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if job.main:  # under torchrun rank 0 alone writes the run directory and reports
-        atomic_write_json(run_dir / "run.json", _record(ctx, "running", started, git))
-        registry.pm.hook.gibench_run_started(run_dir=run_dir, config=config.to_dict())
-    status = "failed"
-    try:
-        ctx.suite.run(ctx)
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        results = ctx.results_frame()
-        if job.main:
-            atomic_write_csv(run_dir / "results.csv", results)
-            atomic_write_csv(run_dir / "scores.csv", ctx.scores_frame())
-            if len(results):
-                atomic_write_text(run_dir / "results.md",
-                                  ctx.suite.render(results, registry.all("subset")))
-            atomic_write_json(run_dir / "run.json", _record(ctx, status, started, git))
-    if job.main:
+    return ctx
+
+
+def _open(ctx: RunContext, started: float, git: str | None) -> None:
+    """Create the run directory and its ``running`` record; tell the reporters."""
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.job.main:  # under torchrun rank 0 alone writes the run directory and reports
+        atomic_write_json(ctx.run_dir / "run.json", _record(ctx, "running", started, git))
+        ctx.registry.pm.hook.gibench_run_started(run_dir=ctx.run_dir,
+                                                 config=ctx.config.to_dict())
+
+
+def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.DataFrame:
+    """Write the run's results, scores, table and final record; return the results."""
+    results = ctx.results_frame()
+    if ctx.job.main:
+        atomic_write_csv(ctx.run_dir / "results.csv", results)
+        atomic_write_csv(ctx.run_dir / "scores.csv", ctx.scores_frame())
+        if len(results):
+            atomic_write_text(ctx.run_dir / "results.md",
+                              ctx.suite.render(results, ctx.registry.all("subset")))
+        atomic_write_json(ctx.run_dir / "run.json", _record(ctx, status, started, git))
+    return results
+
+
+def _report(ctx: RunContext, results: pd.DataFrame) -> None:
+    """Tell the reporters that the run finished."""
+    if ctx.job.main:
         try:
-            registry.pm.hook.gibench_run_finished(run_dir=run_dir, results=results)
+            ctx.registry.pm.hook.gibench_run_finished(run_dir=ctx.run_dir, results=results)
         except Exception as exc:  # a reporter plugin must not fail a finished run
             print(f"warning: a gibench_run_finished hook failed: {exc}", file=sys.stderr)
-    barrier(job)  # the files exist before any rank returns
-    return results
 
 
 def evaluate(detector: str, weights: str | Path, **options: Any) -> pd.DataFrame:
     """Evaluate ``weights`` of ``detector`` on the val split of every (or the given) subset."""
     return run(detector, "eval", weights=Path(weights), **options)
+
+
+def pair_models(detectors: Sequence[str], weights: Sequence[str | Path]) -> list[tuple[str, Path]]:
+    """``--detector`` and ``--weights`` as (detector, weights) pairs: the i-th weights with the
+    i-th detector, or one detector for all the weights."""
+    if not detectors:
+        raise GibenchError("--detector is missing: name the detector of the weights")
+    if not weights:
+        raise GibenchError("--weights is missing: give the weights to evaluate")
+    if len(detectors) == 1:
+        return [(detectors[0], Path(w)) for w in weights]
+    if len(detectors) != len(weights):
+        raise GibenchError(f"--detector given {len(detectors)} times and --weights "
+                           f"{len(weights)} times: give one --detector per --weights (the i-th "
+                           "--weights is evaluated with the i-th --detector), or one --detector "
+                           "for all the weights")
+    return [(d, Path(w)) for d, w in zip(detectors, weights, strict=True)]
+
+
+def shared_run_names(models: Sequence[tuple[str, Path]]) -> list[str]:
+    """Run directory names for several models evaluated together: ``<detector>-<weights
+    stem>``; where two coincide, the weights' folder joins the name
+    (``<detector>-<folder>-<stem>``), and a number where they still do."""
+    short = [f"{d}-{Path(w).stem}" for d, w in models]
+    names = [f"{d}-{Path(w).parent.name}-{Path(w).stem}"
+             if short.count(name) > 1 and Path(w).parent.name else name
+             for (d, w), name in zip(models, short, strict=True)]
+    counts, seen = Counter(names), Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(f"{name}-{seen[name]}" if counts[name] > 1 else name)
+    return out
+
+
+def eval_configs(models: Sequence[tuple[str, str | Path]], **options: Any) -> list[RunConfig]:
+    """One ``eval`` configuration per (detector, weights), from the same options. One model:
+    ``out`` is its run directory (default ``runs/<timestamp>-<detector>-eval``, as
+    :func:`evaluate`). Several: ``out`` (default ``runs/<timestamp>-eval``) is the folder of
+    their run directories, named by :func:`shared_run_names`."""
+    if not models:
+        raise GibenchError("no model to evaluate: give at least one detector and weights")
+    out = options.pop("out", None)
+    if len(models) == 1:
+        (detector, weights), = models
+        return [RunConfig(detector=detector, suite="eval", weights=Path(weights), out=out,
+                          **options)]
+    registry = get_registry(options.get("disabled_plugins", []))
+    canonical = [(registry.detector(d).name, Path(w)) for d, w in models]
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    parent = Path(out) if out is not None else Path("runs") / f"{stamp}-eval"
+    return [RunConfig(detector=detector, suite="eval", weights=weights, out=parent / name,
+                      **options)
+            for (detector, weights), name in zip(canonical, shared_run_names(canonical),
+                                                 strict=True)]
+
+
+def evaluate_many(models: Sequence[tuple[str, str | Path]],
+                  **options: Any) -> list[pd.DataFrame]:
+    """Evaluate several (detector, weights) pairs on the val split of every (or the given)
+    subset, in one pass over each subset's files: every file is decoded once, each detector
+    preprocesses the decoded image its own way, and each model scores it.
+
+    Writes one complete run directory per model — the files a separate :func:`evaluate` of it
+    writes, with ``run.json`` naming the pass's run directories under ``shared_pass`` — under
+    ``out`` (see :func:`eval_configs`). Returns each model's results, in the order given.
+    Options are :func:`evaluate`'s (the fields of :class:`RunConfig`). The scores equal
+    separate evaluations' (exactly on the CPU when the models share an evaluation batch size;
+    a pass uses the smallest of the detectors' batch sizes)."""
+    return run_shared(eval_configs(models, **options))

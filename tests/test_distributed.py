@@ -103,3 +103,19 @@ def test_a_batch_not_divisible_by_the_processes_is_refused(toy_plugin, odd_root,
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "not divisible by the 2 processes" in proc.stdout + proc.stderr
+
+
+def test_a_one_process_torchrun_job_is_a_job(monkeypatch):
+    """torchrun --nproc-per-node 1 sets RANK, WORLD_SIZE=1 and MASTER_ADDR: the engine joins a
+    process group of one (the NCCL path on a one-GPU machine); a plain run sets none of them."""
+    from gibench.engine.distributed import SINGLE, from_env
+
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"):
+        monkeypatch.delenv(key, raising=False)
+    assert from_env() is SINGLE and not SINGLE.enabled
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert from_env() is SINGLE  # no rendezvous address: not started by torchrun
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    job = from_env()
+    assert job.enabled and job.main and (job.rank, job.world) == (0, 1)

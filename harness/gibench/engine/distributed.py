@@ -27,10 +27,12 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    #: started by torchrun (a process group is joined, even for one process)
+    launched: bool = False
 
     @property
     def enabled(self) -> bool:
-        return self.world > 1
+        return self.launched
 
     @property
     def main(self) -> bool:
@@ -42,14 +44,28 @@ SINGLE = Dist()
 
 
 def from_env() -> Dist:
-    """The job torchrun describes in the environment (one process when it describes none)."""
+    """The job torchrun describes in the environment (one process when it describes none).
+
+    A job of one process started by torchrun (``--nproc-per-node 1``) is a job too: it joins a
+    process group of one and runs the sharded, gathered path, so that the NCCL path can be
+    exercised on a machine with one GPU. Without torchrun's variables (``WORLD_SIZE`` above 1,
+    or ``RANK``, ``WORLD_SIZE`` and ``MASTER_ADDR`` all set) there is no job."""
+    env = os.environ
     try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
+        world = int(env.get("WORLD_SIZE", "1"))
+        rank = int(env.get("RANK", "0"))
+        local = int(env.get("LOCAL_RANK", "0"))
     except ValueError as exc:
         raise GibenchError(f"RANK/WORLD_SIZE/LOCAL_RANK are not integers: {exc}") from exc
-    return Dist(rank, world, local) if world > 1 else SINGLE
+    launched = world > 1 or all(k in env for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR"))
+    return Dist(rank, world, local, True) if launched else SINGLE
+
+
+def backend(job: Dist) -> str | None:
+    """The process group's backend (``nccl``, ``gloo``), ``None`` without torchrun."""
+    if job.enabled and dist.is_initialized():
+        return str(dist.get_backend())
+    return None
 
 
 def init(device_type: str) -> Dist:

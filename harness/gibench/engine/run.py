@@ -37,7 +37,7 @@ import gibench
 from gibench.engine.config import RunConfig
 from gibench.engine.context import RunContext, share_eval_transforms
 from gibench.engine.device import resolve_device
-from gibench.engine.distributed import barrier, broadcast_object
+from gibench.engine.distributed import backend, barrier, broadcast_object
 from gibench.engine.distributed import init as dist_init
 from gibench.errors import GibenchError
 from gibench.outputs import atomic_write_csv, atomic_write_json, atomic_write_text, sha256_file
@@ -141,6 +141,8 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
         "git": git,
         "device": _device_info(ctx.device),
         "processes": ctx.job.world,
+        "process_group": backend(ctx.job),
+        "decode_cache": ctx.decode_cache_records or None,
         "weights": ({"path": str(ctx.config.weights),
                      "sha256": sha256_file(Path(ctx.config.weights))}
                     if ctx.config.weights else None),
@@ -175,7 +177,7 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
     run's. ``overrides`` may change only how it runs (``progress``, ``workers``), not what.
     """
     run_dir = Path(run_dir)
-    allowed = {"progress", "workers", "compile"}
+    allowed = {"progress", "workers", "compile", "decode_cache"}
     if set(overrides) - allowed:
         raise GibenchError(f"--resume takes the run's own configuration; it cannot change "
                            f"{', '.join(sorted(set(overrides) - allowed))}")

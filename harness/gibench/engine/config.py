@@ -39,6 +39,9 @@ class RunConfig:
     workers: int | None = None
     #: evaluate with ``torch.compile(model)`` (``--compile``): pays on long evaluations only
     compile: bool = False
+    #: keep the preprocessed test inputs on disk and read them on later evaluations
+    #: (``--decode-cache``, :mod:`gibench.data.decoded_cache`)
+    decode_cache: bool = False
     skip_bad_images: bool = False
     holdout_fraction: float = 0.1
     progress: bool = True

@@ -158,6 +158,8 @@ class RunContext:
         #: set when this run was evaluated in one pass with other runs (``gibench eval`` with
         #: several weights): the run directories of that pass, recorded in ``run.json``
         self.shared_pass: dict[str, Any] | None = None
+        #: what each evaluation read from and wrote to the decode cache (``--decode-cache``)
+        self.decode_cache_records: list[dict[str, Any]] = []
 
     # -- names ---------------------------------------------------------------------------
     def subset_spec(self, name: str) -> SubsetSpec:
@@ -610,6 +612,7 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
                    workers=lead.workers, skip_bad=lead.config.skip_bad_images,
                    seed=lead.config.seed, progress=lead.progress, align=lead.align)
     many = f" ({len(heads)} models)" if len(heads) > 1 else ""
+    cache = _decode_cache(members, part) if settings is None else None
     if settings is not None:
         raw = predict_settings_many(heads, part, settings,
                                     desc=f"eval {test_subset} ×{len(settings)}{many}",
@@ -617,11 +620,15 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
     elif len(heads) == 1:  # a lone model goes through ``predict`` itself
         head = heads[0]
         raw = [{"none": predict(head.model, part, head.transform, normalizer=head.normalizer,
-                                desc=f"eval {test_subset}", **options)}]
+                                desc=f"eval {test_subset}", cache=cache, **options)}]
     else:
         raw = [{"none": scores} for scores in predict_many(heads, part,
                                                            desc=f"eval {test_subset}{many}",
-                                                           **options)]
+                                                           cache=cache, **options)]
+    if cache is not None:  # what the pass read and wrote
+        for ctx in {id(ctx): ctx for ctx, _ in members}.values():
+            ctx.decode_cache_records.append({"subset": part.subset, "split": part.split,
+                                             "used": True, **cache.record()})
     out = [{name: ctx._gathered(index, part, scores) for name, scores in by_setting.items()}
            for (ctx, _), by_setting in zip(members, raw, strict=True)]
     first = next(iter(out[0].values()))
@@ -629,6 +636,26 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
         ctx._add_time("eval", first.seconds)
         ctx._add_eval_timings(first)
     return out
+
+
+def _decode_cache(members: list[tuple[RunContext, TrainedModel]], part: ImageIndex):
+    """With ``--decode-cache``, the cache of ``part`` under the members' one evaluation
+    transform (recorded in each member's ``run.json``); ``None`` without it, or when the
+    members' transforms differ (a pass of several detectors decodes, as without a cache)."""
+    from gibench.data.decoded_cache import DecodedCache
+    from gibench.data.mini import default_cache_dir
+
+    ctx = members[0][0]
+    if not ctx.config.decode_cache:
+        return None
+    if any(other.eval_transform is not ctx.eval_transform for other, _ in members):
+        for other in {id(c): c for c, _ in members}.values():
+            other.decode_cache_records.append({"subset": part.subset, "used": False,
+                                               "why": "the pass's models differ in transform"})
+        return None
+    description = (f"{ctx.spec.name} eval input {ctx.input_size} load {ctx.load_size} "
+                   f"align {ctx.align_label}")
+    return DecodedCache(default_cache_dir() / "decoded", part, ctx.eval_transform, description)
 
 
 def share_eval_transforms(contexts: Sequence[RunContext]) -> None:

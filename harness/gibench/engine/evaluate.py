@@ -133,11 +133,16 @@ def _timed(loader, timer: PhaseTimer) -> Iterator:
 
 def _eval_batches(index: ImageIndex, transforms: tuple[Transform, ...] | None, *,
                   device: torch.device, batch_size: int, workers: int, seed: int,
-                  skip_bad: bool, align, desc: str, progress: bool):
+                  skip_bad: bool, align, desc: str, progress: bool, cache=None):
     """The timed, progress-barred batches of an evaluation loader: batches holding one
     preprocessed view per transform, or (``transforms`` None) native-resolution images grouped
-    by size."""
-    dataset = ImageDataset(index, transforms, seed=seed, skip_bad=skip_bad, align=align)
+    by size. With a ``cache`` (one transform), rows it holds are read instead of decoded."""
+    if cache is not None:
+        if transforms is None or len(transforms) != 1 or transforms[0] is not cache.transform:
+            raise ValueError("a decode cache serves one evaluation transform: its own")
+        dataset = cache.dataset(seed=seed, skip_bad=skip_bad, align=align, views=True)
+    else:
+        dataset = ImageDataset(index, transforms, seed=seed, skip_bad=skip_bad, align=align)
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
                          pin_memory=device.type == "cuda", by_size=transforms is None)
     timer = PhaseTimer(device)
@@ -191,32 +196,43 @@ def _ordered_scores(index: ImageIndex, positions: list[torch.Tensor],
 @torch.inference_mode()
 def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
                  batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
-                 desc: str = "eval", progress: bool = True, align=None) -> list[Scores]:
+                 desc: str = "eval", progress: bool = True, align=None,
+                 cache=None) -> list[Scores]:
     """Logits of every head for every image of ``index`` (in index order), each file decoded
     once: one :class:`Scores` per head, each what :func:`predict` gives for that head alone
-    (see the module doc). ``seconds`` and ``timings`` are the shared pass's."""
+    (see the module doc). ``seconds`` and ``timings`` are the shared pass's.
+
+    ``cache`` (a :class:`~gibench.data.decoded_cache.DecodedCache` of ``index`` under the
+    heads' one transform): rows it holds are read instead of decoded, the others are decoded
+    and written to it — the same inputs, so the same logits."""
     start = time.perf_counter()
     for head in heads:
         head.model.eval()
     transforms, slots = _distinct_transforms(heads)
     batches, timer = _eval_batches(index, transforms, device=device, batch_size=batch_size,
                                    workers=workers, seed=seed, skip_bad=skip_bad, align=align,
-                                   desc=desc, progress=progress)
+                                   desc=desc, progress=progress, cache=cache)
     logits: list[list[torch.Tensor]] = [[] for _ in heads]
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
-    for batch in batches:
-        bad.extend((index.paths[i], reason) for i, reason in batch.bad)
-        if batch.indices.numel() == 0:
-            continue
-        with timer("transfer"):
-            views = [view.to(device, non_blocking=True) for view in batch.images]
-        for head, slot, out in zip(heads, slots, logits, strict=True):
-            with timer("preprocess"):
-                x = head.normalizer(views[slot])
-            with timer("model"), autocast(device):
-                out.append(head.model(x).reshape(-1).float())
-        positions.append(batch.indices)
+    try:
+        for batch in batches:
+            bad.extend((index.paths[i], reason) for i, reason in batch.bad)
+            if cache is not None:
+                cache.store(batch)
+            if batch.indices.numel() == 0:
+                continue
+            with timer("transfer"):
+                views = [view.to(device, non_blocking=True) for view in batch.images]
+            for head, slot, out in zip(heads, slots, logits, strict=True):
+                with timer("preprocess"):
+                    x = head.normalizer(views[slot])
+                with timer("model"), autocast(device):
+                    out.append(head.model(x).reshape(-1).float())
+            positions.append(batch.indices)
+    finally:  # an interrupted pass keeps the rows it wrote
+        if cache is not None:
+            cache.close()
     timings = timer.totals()
     return _ordered_scores(index, positions, logits, bad, time.perf_counter() - start,
                            timings, device)
@@ -225,12 +241,12 @@ def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
 def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
             normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
             skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-            progress: bool = True, align=None) -> Scores:
+            progress: bool = True, align=None, cache=None) -> Scores:
     """Logits of ``model`` for every image of ``index`` (in index order): the one-head case of
     :func:`predict_many`."""
     return predict_many([Head(model, transform, normalizer)], index, device=device,
                         batch_size=batch_size, workers=workers, skip_bad=skip_bad, seed=seed,
-                        desc=desc, progress=progress, align=align)[0]
+                        desc=desc, progress=progress, align=align, cache=cache)[0]
 
 
 @dataclass(frozen=True)

@@ -137,12 +137,21 @@ def collate_by_size(items: list) -> SizeGroups:
 
 
 def default_workers() -> int:
-    """Worker processes for decoding: the cores this process may use, minus one, at most 8."""
+    """Worker processes for decoding: the cores this process may use, shared among the
+    processes torchrun started on this node (``LOCAL_WORLD_SIZE``), minus one, at most 32.
+
+    Evaluation on a GPU is bound by decoding, so every core decodes (the cap was 8 before the
+    GPU acceptance run measured it: BENCHMARKS.md); each worker is a forked process of a few
+    hundred MB."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    return max(0, min(8, cores - 1))
+    try:
+        local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        local = 1
+    return max(0, min(32, cores // local - 1))
 
 
 def make_loader(dataset: ImageDataset, batch_size: int, *, shuffle: bool, workers: int,

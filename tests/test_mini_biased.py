@@ -261,8 +261,8 @@ def test_matrix_suite_trains_on_generators_not_on_the_placebo(registry, monkeypa
         config=SimpleNamespace(train_subset=None), dataset="mini-biased", registry=registry,
         test_subsets=[s.name for s in registry.subsets("mini-biased")],
         check_available=lambda names: None, model_for=lambda name: trained.append(name),
-        release=lambda name: None)
-    monkeypatch.setattr(suites, "evaluate_subset", lambda ctx, model, subset: None)
+        release=lambda name: None, settings=[], evaluate_many=lambda *a, **k: None,
+        order_by_model=lambda names: None)
     suites._run_matrix(ctx)
     assert trained == [f"biased-{g.name}" for g in mini.GENERATORS]
     assert mini.PLACEBO_SUBSET.control and not any(

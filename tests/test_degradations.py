@@ -254,23 +254,3 @@ def test_on_cuda_the_results_match_the_references(name):
             assert min(values) >= 40.0 and psnr(out.cpu(), cpu) >= 45.0
         else:
             assert min(values) >= 45.0
-
-
-# --- the JPEG codec's threads ----------------------------------------------------------------
-def _jpeg_in_child(batch: torch.Tensor) -> torch.Tensor:
-    return SPECS["jpeg"].apply(batch, 30, seeds_for(len(batch)))
-
-
-def test_jpeg_batches_code_on_threads_and_in_forked_children_alike():
-    """A batch is coded on a pool of threads: the same pixels as image by image; a forked
-    child (a DataLoader worker) makes its own pool instead of waiting on the parent's."""
-    import multiprocessing
-
-    batch = as_batch(crops(40, 56) * 3)
-    parent = SPECS["jpeg"].apply(batch, 30, seeds_for(len(batch)))  # the pool exists now
-    one_by_one = torch.cat([SPECS["jpeg"].apply(batch[i:i + 1], 30, seeds_for(1))
-                            for i in range(len(batch))])
-    assert torch.equal(parent, one_by_one)
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        child = pool.apply_async(_jpeg_in_child, (batch,)).get(timeout=60)
-    assert torch.equal(child, parent)

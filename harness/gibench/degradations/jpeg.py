@@ -9,10 +9,8 @@ so that a change of default cannot change the benchmark.
 
 - CPU reference: ``PIL.Image.save(format="JPEG", quality=q, subsampling=2)``, then decode.
 - Device: the same libjpeg round trip, image by image on the host (a codec forces the loop),
-  for a batch on any device: the batch goes to host memory and back. The images of a batch are
-  coded on a pool of threads, one per core (Pillow releases the GIL while libjpeg works): the
-  same pixels, several times faster on a many-core GPU machine. Pixels are identical to the
-  reference on every device (tests assert it).
+  for a batch on any device: the batch goes to host memory and back. Pixels are identical to
+  the reference on every device (tests assert it).
 
 Measured alternatives, and why they are not used:
 
@@ -33,8 +31,6 @@ approximation, for those who need gradients.
 from __future__ import annotations
 
 import io
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -64,21 +60,6 @@ def libjpeg_roundtrip(hwc: np.ndarray, quality: int) -> np.ndarray:
         return image_to_array(decoded)
 
 
-_POOL: dict[int, ThreadPoolExecutor] = {}
-
-
-def _threads() -> ThreadPoolExecutor:
-    """This process's pool of coding threads (one per core it may use), made on first use; a
-    forked child (a DataLoader worker) makes its own, as the parent's threads do not exist
-    there."""
-    pid = os.getpid()
-    if pid not in _POOL:
-        _POOL.clear()
-        _POOL[pid] = ThreadPoolExecutor(max_workers=min(32, len(os.sched_getaffinity(0))),
-                                        thread_name_prefix="gibench-jpeg")
-    return _POOL[pid]
-
-
 def apply(batch: torch.Tensor, quality: float, seeds: torch.Tensor | None = None
           ) -> torch.Tensor:
     """JPEG-compress a uint8 ``(N, 3, H, W)`` batch through libjpeg; returned on its device."""
@@ -88,11 +69,7 @@ def apply(batch: torch.Tensor, quality: float, seeds: torch.Tensor | None = None
         return batch.clone()
     # the layout changes run on the batch's device; only the codec needs the host
     arrays = batch.permute(0, 2, 3, 1).contiguous().cpu().numpy()
-    if len(arrays) == 1:
-        out = libjpeg_roundtrip(arrays[0], quality)[None]
-    else:
-        out = np.stack(list(_threads().map(lambda hwc: libjpeg_roundtrip(hwc, quality),
-                                           arrays)))
+    out = np.stack([libjpeg_roundtrip(hwc, quality) for hwc in arrays])
     return torch.from_numpy(out).to(batch.device).permute(0, 3, 1, 2).contiguous()
 
 

@@ -53,7 +53,7 @@ def test_amp_training_on_cuda_learns_and_keeps_the_scaler_state(toy_plugin, toy_
     monkeypatch.setattr(train_module, "autocast", recording)
     out = tmp_path / "run"
     results = gibench.run("tinynet", "cross-generator", data_root=toy_root, device="cuda",
-                          epochs=4, out=out, **OPTS)
+                          out=out, **OPTS)  # the recipe's 8 epochs, as test_engine's CPU run
     assert seen and set(seen) == {dtype}
     assert (results["acc"] > 80).all(), results  # the toy checkerboard is learnt under AMP
     record = json.loads((out / "run.json").read_text())
@@ -84,18 +84,24 @@ def _disagreements(cpu: pd.DataFrame, cuda: pd.DataFrame) -> tuple[float, pd.Dat
     return float(delta.max()), flipped
 
 
-def test_cuda_evaluation_agrees_with_the_cpu(toy_root, tmp_path, cpu_weights):
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_cuda_evaluation_agrees_with_the_cpu(toy_root, tmp_path, cpu_weights, precision):
     scores = {}
     for device in ("cpu", "cuda"):
         gibench.evaluate("tinynet", cpu_weights, data_root=toy_root, dataset="toy",
-                         device=device, workers=0, progress=False, out=tmp_path / device)
+                         device=device, workers=0, progress=False, out=tmp_path / device,
+                         eval_precision=precision)
         scores[device] = pd.read_csv(tmp_path / device / "scores.csv")
     worst, flipped = _disagreements(scores["cpu"], scores["cuda"])
     assert worst <= AMP_SCORE_BOUND
     # a decision may flip only where the CPU's score lies within the bound of the threshold
     assert ((flipped["score"] - 0.5).abs() <= AMP_SCORE_BOUND).all()
+    if precision == "fp32":  # TF32 convolutions at most: far closer than autocast
+        assert worst <= 1e-3
     record = json.loads((tmp_path / "cuda" / "run.json").read_text())
     assert record["device"]["type"] == "cuda" and "name" in record["device"]
+    assert record["eval_precision"] == precision
+    assert json.loads((tmp_path / "cpu" / "run.json").read_text())["eval_precision"] == "fp32"
 
 
 def test_degraded_evaluation_on_cuda_agrees_with_the_cpu(toy_root, cpu_weights):

@@ -238,3 +238,13 @@ def test_rows_carry_calibrated_and_oracle_thresholds_eer_and_intervals(toy_plugi
         assert row["auc_ci_low"] <= row["auc"] <= row["auc_ci_high"]
     md = (tmp_path / "run" / "results.md").read_text()
     assert "acc [95% CI]" in md and "acc oracle" in md
+
+
+def test_eval_precision_is_recorded_and_checked(toy_plugin, toy_root, tmp_path):
+    """On the CPU every evaluation runs in fp32 whatever --eval-precision says, and run.json
+    says so; an unknown precision is refused before any work."""
+    _run(toy_root, tmp_path, epochs=1, eval_precision="bf16")
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["eval_precision"] == "fp32" and record["config"]["eval_precision"] == "bf16"
+    with pytest.raises(GibenchError, match="--eval-precision 'fp8'"):
+        _run(toy_root, tmp_path, epochs=1, eval_precision="fp8", out=tmp_path / "other")

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "acceptance.py"
-SECTIONS = ["tests", "main_job", "cpu_vs_cuda", "throughput", "suites", "torchrun",
-            "degradations"]
+SECTIONS = ["tests", "main_job", "cpu_vs_cuda", "precision", "throughput", "suites",
+            "torchrun", "degradations"]
 
 
 def test_the_acceptance_script_passes_in_smoke_mode(tmp_path):

@@ -106,6 +106,12 @@ def _run_options(f):
                      help="Evaluate with torch.compile(model): the same scores within float "
                           "rounding; compiling takes tens of seconds per input shape, so it "
                           "pays on long evaluations only (BENCHMARKS.md)."),
+        click.option("--eval-precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+                     default="fp32", show_default=True,
+                     help="The models' precision when evaluating on CUDA: fp32 gives the CPU's "
+                          "decisions (TF32 convolutions, PyTorch's default); bf16/fp16 "
+                          "autocast is faster in the model but flips a few decisions near 0.5 "
+                          "(BENCHMARKS.md). Recorded in run.json; the CPU always runs fp32."),
         click.option("--decode-cache", is_flag=True, default=False,
                      help="Keep each test image's preprocessed input (uint8, the detector's "
                           "evaluation transform of the decoded file) under the user cache "

@@ -42,6 +42,9 @@ class RunConfig:
     #: keep the preprocessed test inputs on disk and read them on later evaluations
     #: (``--decode-cache``, :mod:`gibench.data.decoded_cache`)
     decode_cache: bool = False
+    #: the models' precision in evaluations on CUDA (``--eval-precision``: fp32, bf16, fp16;
+    #: gibench.engine.device.EVAL_PRECISIONS); training uses AMP whatever this says
+    eval_precision: str = "fp32"
     skip_bad_images: bool = False
     holdout_fraction: float = 0.1
     progress: bool = True

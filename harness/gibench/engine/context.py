@@ -30,7 +30,7 @@ from gibench.data.layout import (
     stratified_holdout,
 )
 from gibench.engine.config import Budget, RunConfig, budget_for
-from gibench.engine.device import Normalizer, compile_for_eval, resolve_device
+from gibench.engine.device import Normalizer, compile_for_eval, eval_precision, resolve_device
 from gibench.engine.distributed import (
     Dist,
     device_for,
@@ -119,6 +119,8 @@ class RunContext:
         #: the torchrun job (one process without torchrun): rank 0 alone writes outputs
         self.job: Dist = dist_init(self.device.type)
         self.device = device_for(self.job, self.device)
+        #: what the models run in during evaluations (fp32 on the CPU whatever was asked)
+        self.eval_precision = eval_precision(self.device, config.eval_precision)
         self.progress = config.progress and self.job.main
         pretrained = config.pretrained is not None or config.weights is not None
         self.budget: Budget = budget_for(dataset, self.spec, pretrained)
@@ -289,7 +291,7 @@ class RunContext:
         cfg = TrainConfig(self.spec.recipe, self.epochs,
                           per_process_batch(self.batch_size, self.job), self.lr, self.workers,
                           self.config.seed, self.config.skip_bad_images, self.progress, self.job,
-                          self.train_align)
+                          self.train_align, self.eval_precision)
         result = train(model, kept, held, train_transform=self.train_transform,
                        eval_transform=self.eval_transform, normalizer=self.normalizer,
                        device=self.device, config=cfg, out_dir=out_dir, resume=self.resume)
@@ -553,7 +555,8 @@ def _calibrations(members: Sequence[tuple[RunContext, torch.nn.Module]],
                               batch_size=min(ctx.eval_batch_size for ctx, _ in members),
                               workers=lead.workers, skip_bad=lead.config.skip_bad_images,
                               seed=lead.config.seed, desc="calibration",
-                              progress=lead.progress, align=lead.train_align)
+                              progress=lead.progress, align=lead.train_align,
+                              precision=lead.eval_precision)
     out = []
     for scores in all_scores:
         labels = scores.labels
@@ -610,7 +613,8 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
              for ctx, trained in members]
     options = dict(device=lead.device, batch_size=min(ctx.eval_batch_size for ctx, _ in members),
                    workers=lead.workers, skip_bad=lead.config.skip_bad_images,
-                   seed=lead.config.seed, progress=lead.progress, align=lead.align)
+                   seed=lead.config.seed, progress=lead.progress, align=lead.align,
+                   precision=lead.eval_precision)
     many = f" ({len(heads)} models)" if len(heads) > 1 else ""
     cache = _decode_cache(members, part) if settings is None else None
     if settings is not None:

@@ -36,8 +36,37 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    dtype = amp_dtype(device)
+#: The precisions an evaluation may run in on CUDA (``--eval-precision``). ``fp32``, the default:
+#: no autocast — what the authors' code and the CPU run (cuDNN's convolutions use TF32, PyTorch's
+#: default); ``bf16`` / ``fp16``: autocast to that dtype, several times faster in the model
+#: alone but no longer the CPU's decisions to the image (the GPU acceptance run measured bf16:
+#: 12 of 6,696 mini decisions flipped, 0.27 points on one subset; BENCHMARKS.md). On the CPU
+#: every evaluation runs in fp32.
+EVAL_PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_eval_precision(precision: str) -> str:
+    if precision not in EVAL_PRECISIONS:
+        raise GibenchError(f"--eval-precision {precision!r}: expected one of "
+                           f"{', '.join(EVAL_PRECISIONS)}")
+    return precision
+
+
+def eval_precision(device: torch.device, precision: str) -> str:
+    """The precision an evaluation on ``device`` actually runs in (the CPU: always fp32)."""
+    check_eval_precision(precision)
+    return precision if device.type == "cuda" else "fp32"
+
+
+def autocast(device: torch.device, precision: str | None = None
+             ) -> contextlib.AbstractContextManager:
+    """Training's mixed precision (``precision`` None: :func:`amp_dtype`), or an evaluation's
+    (:data:`EVAL_PRECISIONS`); no autocast on the CPU or in fp32."""
+    if precision is None:
+        dtype = amp_dtype(device)
+    else:
+        dtype = _DTYPES.get(eval_precision(device, precision))
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)

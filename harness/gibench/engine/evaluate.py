@@ -197,14 +197,15 @@ def _ordered_scores(index: ImageIndex, positions: list[torch.Tensor],
 def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
                  batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
                  desc: str = "eval", progress: bool = True, align=None,
-                 cache=None) -> list[Scores]:
+                 cache=None, precision: str = "fp32") -> list[Scores]:
     """Logits of every head for every image of ``index`` (in index order), each file decoded
     once: one :class:`Scores` per head, each what :func:`predict` gives for that head alone
     (see the module doc). ``seconds`` and ``timings`` are the shared pass's.
 
     ``cache`` (a :class:`~gibench.data.decoded_cache.DecodedCache` of ``index`` under the
     heads' one transform): rows it holds are read instead of decoded, the others are decoded
-    and written to it — the same inputs, so the same logits."""
+    and written to it — the same inputs, so the same logits. ``precision``: the models' on CUDA
+    (:data:`~gibench.engine.device.EVAL_PRECISIONS`)."""
     start = time.perf_counter()
     for head in heads:
         head.model.eval()
@@ -227,7 +228,7 @@ def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
             for head, slot, out in zip(heads, slots, logits, strict=True):
                 with timer("preprocess"):
                     x = head.normalizer(views[slot])
-                with timer("model"), autocast(device):
+                with timer("model"), autocast(device, precision):
                     out.append(head.model(x).reshape(-1).float())
             positions.append(batch.indices)
     finally:  # an interrupted pass keeps the rows it wrote
@@ -241,12 +242,14 @@ def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
 def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
             normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
             skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-            progress: bool = True, align=None, cache=None) -> Scores:
+            progress: bool = True, align=None, cache=None,
+            precision: str = "fp32") -> Scores:
     """Logits of ``model`` for every image of ``index`` (in index order): the one-head case of
     :func:`predict_many`."""
     return predict_many([Head(model, transform, normalizer)], index, device=device,
                         batch_size=batch_size, workers=workers, skip_bad=skip_bad, seed=seed,
-                        desc=desc, progress=progress, align=align, cache=cache)[0]
+                        desc=desc, progress=progress, align=align, cache=cache,
+                        precision=precision)[0]
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,8 @@ def _to_input(images: torch.Tensor, transform: Transform, indices: torch.Tensor,
 def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[Setting], *,
                           device: torch.device, batch_size: int, workers: int,
                           skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-                          progress: bool = True, align=None) -> list[dict[str, Scores]]:
+                          progress: bool = True, align=None,
+                          precision: str = "fp32") -> list[dict[str, Scores]]:
     """Logits of every head under every setting, each file decoded once (see the module doc):
     each size group is degraded once per setting, then brought to each distinct transform's
     input once, then through each head's normaliser and model.
@@ -323,7 +327,7 @@ def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[S
                 for head, slot, out in zip(heads, slots, per_head, strict=True):
                     with timer("preprocess"):
                         x = head.normalizer(inputs[slot])
-                    with timer("model"), autocast(device):
+                    with timer("model"), autocast(device, precision):
                         out.append(head.model(x).reshape(-1).float())
     timings = timer.totals()
     seconds = time.perf_counter() - start
@@ -338,7 +342,7 @@ def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Trans
                      settings: list[Setting], *, normalizer: Normalizer, device: torch.device,
                      batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
                      desc: str = "eval", progress: bool = True,
-                     align=None) -> dict[str, Scores]:
+                     align=None, precision: str = "fp32") -> dict[str, Scores]:
     """Logits of ``model`` under every setting, each file decoded once (see the module doc):
     the one-head case of :func:`predict_settings_many`.
 
@@ -346,4 +350,4 @@ def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Trans
     return predict_settings_many([Head(model, transform, normalizer)], index, settings,
                                  device=device, batch_size=batch_size, workers=workers,
                                  skip_bad=skip_bad, seed=seed, desc=desc, progress=progress,
-                                 align=align)[0]
+                                 align=align, precision=precision)[0]

@@ -142,6 +142,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
         "device": _device_info(ctx.device),
         "processes": ctx.job.world,
         "process_group": backend(ctx.job),
+        "eval_precision": ctx.eval_precision,
         "decode_cache": ctx.decode_cache_records or None,
         "weights": ({"path": str(ctx.config.weights),
                      "sha256": sha256_file(Path(ctx.config.weights))}

@@ -52,6 +52,8 @@ class TrainConfig:
     job: Dist = SINGLE
     #: applied to every decoded training and held-out image first (--train-align)
     align: object = None
+    #: the held-out evaluations' precision on CUDA (the run's --eval-precision)
+    eval_precision: str = "fp32"
 
 
 @dataclass
@@ -188,7 +190,8 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         scores = predict(model, holdout_index, eval_transform, normalizer=normalizer,
                          device=device, batch_size=config.batch_size * 2,
                          workers=config.workers, skip_bad=config.skip_bad, seed=config.seed,
-                         desc="held-out", progress=config.progress, align=config.align)
+                         desc="held-out", progress=config.progress, align=config.align,
+                         precision=config.eval_precision)
         metrics = compute_metrics(scores.labels, sigmoid(scores.logits))
         holdout_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(scores.logits), torch.from_numpy(scores.labels).double()).item()

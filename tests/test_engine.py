@@ -248,3 +248,28 @@ def test_eval_precision_is_recorded_and_checked(toy_plugin, toy_root, tmp_path):
     assert record["eval_precision"] == "fp32" and record["config"]["eval_precision"] == "bf16"
     with pytest.raises(GibenchError, match="--eval-precision 'fp8'"):
         _run(toy_root, tmp_path, epochs=1, eval_precision="fp8", out=tmp_path / "other")
+
+
+def test_fake_class_reaches_converters_that_take_it_and_is_refused_by_the_others(
+        toy_plugin, toy_root, tmp_path):
+    from types import SimpleNamespace
+
+    from gibench.engine.context import convert_checkpoint
+
+    seen = []
+    two_class = SimpleNamespace(name="two", convert_state_dict=lambda obj, fake_index=1: (
+        seen.append(fake_index) or dict(obj)))
+    assert convert_checkpoint(two_class, {"w": 1}, None) == {"w": 1} and seen == [1]
+    convert_checkpoint(two_class, {"w": 1}, 0)
+    assert seen == [1, 0]
+    one_logit = SimpleNamespace(name="one", convert_state_dict=lambda obj: dict(obj))
+    with pytest.raises(GibenchError, match="'one'.* no two-class option"):
+        convert_checkpoint(one_logit, {}, 0)
+    with pytest.raises(GibenchError, match="0 or 1"):
+        convert_checkpoint(two_class, {}, 2)
+    # through the engine: the toy's converter has no such option, and the run says so
+    _run(toy_root, tmp_path, epochs=1)
+    with pytest.raises(GibenchError, match="--fake-class"):
+        gibench.evaluate("tinynet", tmp_path / "run" / "train" / "toy-a" / "model.pt",
+                         data_root=toy_root, dataset="toy", device="cpu", workers=0,
+                         progress=False, out=tmp_path / "e", fake_class=0)

@@ -126,6 +126,15 @@ def _run_options(f):
     return f
 
 
+#: ``--fake-class``: for run (with --weights), eval and score
+_fake_class = click.option(
+    "--fake-class", type=click.IntRange(0, 1), default=None,
+    help="For weights whose head has two classes: the class index meaning 'fake' (default: "
+         "the detector's converter's, argued from its authors' code in `gibench list "
+         "detectors`' docs; e.g. 1 where the authors labelled fake = 1, 0 for an ImageFolder "
+         "over GenImage's ai/nature).")
+
+
 def _subset_list(value: str | None) -> list[str] | None:
     return [s.strip() for s in value.split(",") if s.strip()] if value else None
 
@@ -214,6 +223,7 @@ def _summary(out_dir: Path) -> None:
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Load these weights instead of training (a state dict, our model.pt, the "
                    "original authors' release format, or .safetensors).")
+@_fake_class
 @click.option("--pretrained", default=None, metavar="imagenet|PATH",
               help="Initialise the backbone before training: 'imagenet' downloads the "
                    "published weights (needs internet), a PATH loads a local state dict.")
@@ -270,6 +280,7 @@ def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
               help="Weights to evaluate. Repeatable: several models are evaluated in one pass "
                    "over the files.")
 @click.option("--input-size", type=int, default=None, help="Override the input size.")
+@_fake_class
 @_run_options
 @click.pass_context
 def eval_(ctx: click.Context, **kw) -> None:
@@ -304,6 +315,7 @@ def eval_(ctx: click.Context, **kw) -> None:
 @click.option("--weights", type=click.Path(path_type=Path), required=True,
               help="Weights to score with (a run's model.pt, the authors' release, ...).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_fake_class
 @click.option("--input-size", type=int, default=None,
               help="Input size (default: the size the weights were trained at when they sit in "
                    "a run directory, else the detector's paper size).")
@@ -317,8 +329,9 @@ def eval_(ctx: click.Context, **kw) -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_context
 def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, ...],
-          input_size: int | None, out: Path | None, device: str, batch_size: int | None,
-          workers: int | None, skip_bad_images: bool, no_progress: bool) -> None:
+          fake_class: int | None, input_size: int | None, out: Path | None, device: str,
+          batch_size: int | None, workers: int | None, skip_bad_images: bool,
+          no_progress: bool) -> None:
     """Score your own images (files or folders): one CSV row per image, and a summary.
 
     \b
@@ -332,7 +345,8 @@ def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, .
     table, summary = score_images(detector, weights, list(paths), input_size=input_size,
                                   device=device, batch_size=batch_size, workers=workers,
                                   skip_bad_images=skip_bad_images, progress=not no_progress,
-                                  out=out, disabled_plugins=_disabled(ctx))
+                                  out=out, disabled_plugins=_disabled(ctx),
+                                  fake_class=fake_class)
     click.echo(f"scored {summary['images']} images with {summary['detector']} at "
                f"{summary['input_size']} px ({summary['size_from']}): "
                f"{summary['predicted_fake']} predicted generated (score > 0.5), "

@@ -29,6 +29,9 @@ class RunConfig:
     train_align: list[str] = field(default_factory=list)
     weights: Path | None = None
     pretrained: str | None = None  # None | "imagenet" | path to a backbone state dict
+    #: with --weights of a two-class head: the class index meaning "fake" (None: the
+    #: detector's converter's documented default)
+    fake_class: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None

@@ -91,13 +91,36 @@ class TrainedModel:
 
 
 def load_detector(spec: DetectorSpec, path: Path, input_size: int, device: torch.device,
-                  pretrained: str | None = None) -> torch.nn.Module:
+                  pretrained: str | None = None, fake_class: int | None = None
+                  ) -> torch.nn.Module:
     """Build ``spec`` at ``input_size`` and load the checkpoint at ``path`` strictly (through
-    the detector's converter for its authors' layouts); ready for inference on ``device``."""
+    the detector's converter for its authors' layouts); ready for inference on ``device``.
+
+    ``fake_class`` (``--fake-class``): for a checkpoint with a two-class head, the class index
+    that means "fake", passed to the converter as ``fake_index``; ``None`` keeps the converter's
+    default (each detector documents and argues its own)."""
     model = spec.build(pretrained=pretrained, input_size=input_size)
-    state = spec.convert_state_dict(load_checkpoint(path))
+    state = convert_checkpoint(spec, load_checkpoint(path), fake_class)
     load_state_into(model, state, str(path))
     return model.to(device).to(memory_format=torch.channels_last).eval()
+
+
+def convert_checkpoint(spec: DetectorSpec, obj, fake_class: int | None):
+    """``spec.convert_state_dict(obj)``, with ``fake_index=fake_class`` when one is given."""
+    if fake_class is None:
+        return spec.convert_state_dict(obj)
+    if fake_class not in (0, 1):
+        raise GibenchError(f"--fake-class {fake_class}: a two-class head's fake class is 0 or 1")
+    import inspect
+
+    try:
+        accepts = "fake_index" in inspect.signature(spec.convert_state_dict).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no keyword to pass
+        accepts = False
+    if not accepts:
+        raise GibenchError(f"--fake-class: detector {spec.name!r}'s checkpoint converter has no "
+                           "two-class option (its heads have one logit); leave it out")
+    return spec.convert_state_dict(obj, fake_index=fake_class)
 
 
 class RunContext:
@@ -520,7 +543,8 @@ def load_weights_shared(members: Sequence[tuple[RunContext, Path]]) -> list[Trai
     threshold came from in ``calibration``). Contexts that calibrate on the same held-out
     images (one data root, training subset, fraction, seed and ``--train-align``) score them
     in one pass."""
-    models = [load_detector(ctx.spec, path, ctx.input_size, ctx.device, ctx.config.pretrained)
+    models = [load_detector(ctx.spec, path, ctx.input_size, ctx.device, ctx.config.pretrained,
+                            ctx.config.fake_class)
               for ctx, path in members]
     groups: dict[tuple, list[int]] = {}
     helds: dict[tuple, ImageIndex] = {}

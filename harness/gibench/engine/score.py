@@ -61,8 +61,8 @@ def _collect(paths: list[Path]) -> list[str]:
 def score(detector: str, weights: str | Path, paths: list[str | Path], *,
           input_size: int | None = None, device: str = "auto", batch_size: int | None = None,
           workers: int | None = None, skip_bad_images: bool = False, progress: bool = True,
-          out: str | Path | None = None, disabled_plugins: list[str] | None = None
-          ) -> tuple[pd.DataFrame, dict[str, Any]]:
+          out: str | Path | None = None, disabled_plugins: list[str] | None = None,
+          fake_class: int | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score images with ``weights``; returns the per-image table and a summary, and writes the
     table to ``out`` (CSV) when given."""
     spec = get_registry(disabled_plugins or ()).detector(detector)
@@ -83,7 +83,7 @@ def score(detector: str, weights: str | Path, paths: list[str | Path], *,
     index = ImageIndex(subset="score", split="", root=Path("/"), paths=files,
                        labels=np.zeros(len(files), dtype=np.uint8))
     dev = resolve_device(device)
-    model = load_detector(spec, weights, size, dev)
+    model = load_detector(spec, weights, size, dev, fake_class=fake_class)
     scores = predict(model, index, spec.preprocess.make_eval(size, load_size),
                      normalizer=Normalizer(spec.preprocess.mean, spec.preprocess.std, dev),
                      device=dev, batch_size=batch_size or spec.recipe.batch_size * 2,

@@ -106,6 +106,14 @@ def _run_options(f):
                      help="Evaluate with torch.compile(model): the same scores within float "
                           "rounding; compiling takes tens of seconds per input shape, so it "
                           "pays on long evaluations only (BENCHMARKS.md)."),
+        click.option("--eval-transform", default="authors", show_default=True,
+                     type=click.Choice(["authors", "resize", "crop", "native", "multicrop"]),
+                     help="How a test image becomes the detector's input: its authors' "
+                          "evaluation transform; the whole image resized to the input size; "
+                          "the centre crop at native resolution; the image as it is (detectors "
+                          "that take any size); or five crops with their logits averaged. "
+                          "Recorded in run.json and results.csv; results under different "
+                          "policies never share a board."),
         click.option("--eval-precision", type=click.Choice(["fp32", "bf16", "fp16"]),
                      default="fp32", show_default=True,
                      help="The models' precision when evaluating on CUDA: fp32 gives the CPU's "

@@ -106,6 +106,9 @@ class Preprocess:
     make_train: Callable[[int, int | None], Transform]
     make_eval: Callable[[int, int | None], Transform]
     description: str = ""
+    #: whether the model takes inputs of any size (global pooling, no fixed-size layers): then
+    #: ``--eval-transform native`` evaluates images at their own resolution
+    any_size: bool = False
 
 
 @dataclass(frozen=True)

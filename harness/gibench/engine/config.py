@@ -48,6 +48,9 @@ class RunConfig:
     #: the models' precision in evaluations on CUDA (``--eval-precision``: fp32, bf16, fp16;
     #: gibench.engine.device.EVAL_PRECISIONS); training uses AMP whatever this says
     eval_precision: str = "fp32"
+    #: how a test image becomes the detector's input (``--eval-transform``: authors, resize,
+    #: crop, native, multicrop; gibench.data.eval_policy)
+    eval_transform: str = "authors"
     skip_bad_images: bool = False
     holdout_fraction: float = 0.1
     progress: bool = True

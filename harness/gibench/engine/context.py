@@ -22,6 +22,8 @@ import pandas as pd
 import torch
 
 from gibench.data.dataset import default_workers
+from gibench.data.eval_policy import DEFAULT_POLICY, check_policy, is_native
+from gibench.data.eval_policy import eval_transform as policy_transform
 from gibench.data.layout import (
     ImageIndex,
     index_folder,
@@ -67,8 +69,8 @@ from gibench.plugins import Registry
 from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 
 RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
-                  "align", "n_real", "n_fake", "n_skipped", "acc", "real_acc", "fake_acc", "auc",
-                  "ap",
+                  "align", "eval_transform", "n_real", "n_fake", "n_skipped", "acc",
+                  "real_acc", "fake_acc", "auc", "ap",
                   # beyond threshold 0.5: EER, TPR at FPR 1% / 5%, bootstrap 95% intervals
                   *EXTENDED_COLUMNS,
                   # accuracy at the threshold calibrated on the held-out part of the training
@@ -154,7 +156,13 @@ class RunContext:
         self.load_size = load
         pre = self.spec.preprocess
         self.train_transform = pre.make_train(self.input_size, self.load_size)
-        self.eval_transform = pre.make_eval(self.input_size, self.load_size)
+        #: the held-out selection during training: the authors' evaluation transform
+        self.selection_transform = pre.make_eval(self.input_size, self.load_size)
+        #: test evaluations and calibration: the run's --eval-transform policy
+        self.eval_policy = check_policy(config.eval_transform)
+        self.eval_transform = (self.selection_transform if self.eval_policy == DEFAULT_POLICY
+                               else policy_transform(self.eval_policy, pre, self.input_size,
+                                                     self.load_size, repr(self.spec.name)))
         self.normalizer = Normalizer(pre.mean, pre.std, self.device)
         recipe = self.spec.recipe
         self.batch_size = config.batch_size or recipe.batch_size
@@ -316,7 +324,7 @@ class RunContext:
                           self.config.seed, self.config.skip_bad_images, self.progress, self.job,
                           self.train_align, self.eval_precision)
         result = train(model, kept, held, train_transform=self.train_transform,
-                       eval_transform=self.eval_transform, normalizer=self.normalizer,
+                       eval_transform=self.selection_transform, normalizer=self.normalizer,
                        device=self.device, config=cfg, out_dir=out_dir, resume=self.resume)
         self._add_time("train", result.seconds)
         if result.bad:
@@ -503,6 +511,7 @@ class RunContext:
         row = {"detector": self.spec.name, "suite": self.suite.name, "dataset": self.dataset,
                "train_subset": train_name, "test_subset": test_subset,
                "degradation": degradation, "align": self.align_label,
+               "eval_transform": self.eval_policy,
                "n_real": metrics["n_real"],
                "n_fake": metrics["n_fake"], "n_skipped": len(scores.bad),
                **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap",
@@ -676,21 +685,25 @@ def _decode_cache(members: list[tuple[RunContext, TrainedModel]], part: ImageInd
     ctx = members[0][0]
     if not ctx.config.decode_cache:
         return None
-    if any(other.eval_transform is not ctx.eval_transform for other, _ in members):
+    why = ("the pass's models differ in transform"
+           if any(other.eval_transform is not ctx.eval_transform for other, _ in members)
+           else "native-size inputs (--eval-transform native)" if is_native(ctx.eval_transform)
+           else None)
+    if why is not None:
         for other in {id(c): c for c, _ in members}.values():
             other.decode_cache_records.append({"subset": part.subset, "used": False,
-                                               "why": "the pass's models differ in transform"})
+                                               "why": why})
         return None
     description = (f"{ctx.spec.name} eval input {ctx.input_size} load {ctx.load_size} "
-                   f"align {ctx.align_label}")
+                   f"align {ctx.align_label} policy {ctx.eval_policy}")
     return DecodedCache(default_cache_dir() / "decoded", part, ctx.eval_transform, description)
 
 
 def share_eval_transforms(contexts: Sequence[RunContext]) -> None:
-    """Contexts of one detector at one input and load size use one evaluation transform object,
-    so that a pass shared by their models runs it once per image for all of them (the transform
-    is built from those three alone, so nothing else changes)."""
-    first: dict[tuple[str, int, int | None], Any] = {}
+    """Contexts of one detector at one input and load size, under one evaluation policy, use one
+    evaluation transform object, so that a pass shared by their models runs it once per image
+    for all of them (the transform is built from those four alone, so nothing else changes)."""
+    first: dict[tuple[str, int, int | None, str], Any] = {}
     for ctx in contexts:
-        key = (ctx.spec.name, ctx.input_size, ctx.load_size)
+        key = (ctx.spec.name, ctx.input_size, ctx.load_size, ctx.eval_policy)
         ctx.eval_transform = first.setdefault(key, ctx.eval_transform)

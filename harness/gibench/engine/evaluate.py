@@ -36,6 +36,7 @@ import torch
 from tqdm import tqdm  # not tqdm.auto: see _progress
 
 from gibench.data.dataset import ImageDataset, make_loader
+from gibench.data.eval_policy import is_native
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, autocast
 from gibench.specs import DegradationSpec, Transform
@@ -161,6 +162,21 @@ class Head:
     normalizer: Normalizer
 
 
+def _logits(head: Head, images: torch.Tensor, device: torch.device, precision: str,
+            timer: PhaseTimer) -> torch.Tensor:
+    """One float logit per image of a uint8 batch on the device: ``(N, 3, H, W)``, or
+    ``(N, K, 3, S, S)`` — K crops of each image (``--eval-transform multicrop``), whose logits
+    are averaged."""
+    crops = images.shape[1] if images.dim() == 5 else None
+    if crops is not None:
+        images = images.flatten(0, 1)
+    with timer("preprocess"):
+        x = head.normalizer(images)
+    with timer("model"), autocast(device, precision):
+        out = head.model(x).reshape(-1).float()
+    return out if crops is None else out.reshape(-1, crops).mean(dim=1)
+
+
 def _distinct_transforms(heads: list[Head]) -> tuple[tuple[Transform, ...], list[int]]:
     """The heads' distinct transforms (by identity, in order of first use), and the position
     of each head's transform among them."""
@@ -206,6 +222,13 @@ def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
     heads' one transform): rows it holds are read instead of decoded, the others are decoded
     and written to it — the same inputs, so the same logits. ``precision``: the models' on CUDA
     (:data:`~gibench.engine.device.EVAL_PRECISIONS`)."""
+    if any(is_native(head.transform) for head in heads):  # sizes vary: the by-size path
+        if cache is not None:
+            raise ValueError("a native-size evaluation has no fixed-size rows to cache")
+        return [by_setting[CLEAN.name] for by_setting in predict_settings_many(
+            heads, index, [CLEAN], device=device, batch_size=batch_size, workers=workers,
+            skip_bad=skip_bad, seed=seed, desc=desc, progress=progress, align=align,
+            precision=precision)]
     start = time.perf_counter()
     for head in heads:
         head.model.eval()
@@ -226,10 +249,7 @@ def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
             with timer("transfer"):
                 views = [view.to(device, non_blocking=True) for view in batch.images]
             for head, slot, out in zip(heads, slots, logits, strict=True):
-                with timer("preprocess"):
-                    x = head.normalizer(views[slot])
-                with timer("model"), autocast(device, precision):
-                    out.append(head.model(x).reshape(-1).float())
+                out.append(_logits(head, views[slot], device, precision, timer))
             positions.append(batch.indices)
     finally:  # an interrupted pass keeps the rows it wrote
         if cache is not None:
@@ -325,10 +345,7 @@ def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[S
                     inputs = [_to_input(degraded, t, group.indices, seed, device)
                               for t in transforms]
                 for head, slot, out in zip(heads, slots, per_head, strict=True):
-                    with timer("preprocess"):
-                        x = head.normalizer(inputs[slot])
-                    with timer("model"), autocast(device, precision):
-                        out.append(head.model(x).reshape(-1).float())
+                    out.append(_logits(head, inputs[slot], device, precision, timer))
     timings = timer.totals()
     seconds = time.perf_counter() - start
     by_setting = [_ordered_scores(index, positions, per_head, bad, seconds, timings, device)

@@ -132,6 +132,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
             "workers": ctx.workers, "budget": ctx.budget.note,
             "degradations": [s.name for s in ctx.settings],
             "align": [a.name for a in ctx.alignments],
+            "eval_transform": ctx.eval_policy,
             "train_align": [a.name for a in ctx.train_alignments],
             "recipe": {k: v for k, v in vars(ctx.spec.recipe).items()},
             "labels": {"ai": 1, "nature": 0},

@@ -15,6 +15,15 @@ def board_dataset(board: str, registry: Registry) -> str | None:
     return max(matches, key=len) if matches else None
 
 
+def board_policy(board: str) -> str:
+    """The evaluation policy a board is named for (``...-eval-crop``: ``crop``; see
+    :mod:`gibench.data.eval_policy`), ``""`` for the detectors' own preprocessing."""
+    from gibench.data.eval_policy import EVAL_POLICIES
+
+    _, sep, policy = board.rpartition("-eval-")
+    return policy if sep and policy in EVAL_POLICIES else ""
+
+
 def _unknown(kind: str, name: str, registry: Registry) -> str:
     return UnknownNameError(kind, name, registry.entries.get(kind, {})).message
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from gibench.errors import GibenchError
 from gibench.leaderboard.board import INDEX, Board, board_names, load_board
-from gibench.leaderboard.names import board_dataset
+from gibench.leaderboard.names import board_dataset, board_policy
 from gibench.leaderboard.schema import (
     CLEAN,
     COLUMNS,
@@ -275,6 +275,7 @@ def _alignment_of(board: str) -> str:
     """``jpeg:90`` for a board named ``...-aligned-jpeg90`` (named so by ``leaderboard.runs``),
     else ``""``."""
     _, sep, slug = board.partition("-aligned-")
+    slug = slug.partition("-eval-")[0]
     if not sep:
         return ""
     return ", ".join(re.sub(r"^([a-z]+)(\d+)$", r"\1:\2", part) for part in slug.split("-"))
@@ -315,6 +316,9 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
             + (f" Every test image, real and fake, went through the same `--align` ({aligned}) "
                "before evaluation (docs/shortcuts.md)."
                if (aligned := _alignment_of(board.name)) else "")
+            + (f" Every row was evaluated with `--eval-transform {policy}`, not the detectors' "
+               "own evaluation preprocessing (README, \"Evaluation preprocessing\")."
+               if (policy := board_policy(board.name)) else "")
             + "".join(f" {layout.subset_name(c)} is a control, not a generator, and not part of "
                       "Avg: accuracy above 50% there is reliance on a shortcut."
                       for c in layout.columns if c not in layout.averaged and c != CLEAN), ""]
@@ -356,7 +360,9 @@ def render_index(summaries: Sequence[BoardSummary]) -> str:
            "the CSV by `gibench leaderboard render`, and `gibench leaderboard check` (run by CI "
            "on every pull request) verifies both. A board is named `<dataset>-<suite>`, and "
            "`<dataset>-<suite>-aligned-<alignment>` when its runs were evaluated with `--align` "
-           "(every test image re-encoded or resized alike: docs/shortcuts.md). Results "
+           "(every test image re-encoded or resized alike: docs/shortcuts.md), with "
+           "`-eval-<policy>` after it when they were evaluated with `--eval-transform` other "
+           "than the detectors' own (`resize`, `crop`, `native`, `multicrop`). Results "
            "on the embedded `mini` dataset go to their own `mini-*` boards and are never mixed "
            "with GenImage numbers. Every number not taken from the paper comes from a run "
            "directory through `gibench leaderboard add RUN_DIR`; see \"Submitting a result\" "

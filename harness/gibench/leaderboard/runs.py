@@ -32,7 +32,7 @@ from gibench.leaderboard.board import (
     write_board,
 )
 from gibench.leaderboard.check import rows_problems
-from gibench.leaderboard.names import board_dataset
+from gibench.leaderboard.names import board_dataset, board_policy
 from gibench.leaderboard.render import write_rendered
 from gibench.leaderboard.schema import (
     COLUMN_NAMES,
@@ -296,6 +296,19 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
             raise GibenchError(f"{run.path}: the run was evaluated with --align "
                                f"{', '.join(aligned)}; its rows go to an aligned board "
                                f"(e.g. --board {default}), not to {board}")
+    # Evaluations under another preprocessing policy (--eval-transform) have boards of their own.
+    policies = sorted(set(_results(run_dir).get("eval_transform", pd.Series(["authors"]))
+                          .astype(str)) - {"nan"})
+    if len(policies) > 1:
+        raise GibenchError(f"{run.path}: its rows mix evaluation policies "
+                           f"({', '.join(policies)}); a board holds one")
+    policy = policies[0] if policies else "authors"
+    if policy != "authors":
+        default = f"{default}-eval-{policy}"
+    if board is not None and board_policy(board) != ("" if policy == "authors" else policy):
+        raise GibenchError(f"{run.path}: the run was evaluated with --eval-transform {policy}; "
+                           f"its rows go to board {default} (or another of that policy), not "
+                           f"to {board}")
     name = check_board_name(board or default)
     path = root / f"{name}.csv"
     if not path.is_file() and board is None:

@@ -15,7 +15,7 @@ from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
 from gibench.plugins import get_registry
 from gibench_baselines import cnnspot
-from gibench_baselines.transforms import blur_jpeg_augment
+from gibench_baselines.transforms import blur_jpeg_augment, shorter_side_size
 from tests.conftest import write_backbone_file
 
 # torchvision resnet50 with fc 2048→1. shared/reference/baselines.md gives 23.51 M for timm's
@@ -172,14 +172,82 @@ def test_train_transform_is_seeded(spec):
     assert all(not torch.equal(a, o) for o in others)
 
 
-def test_eval_transform_is_resize_then_centre_crop(spec):
-    img = _noisy()
+def _hwc(t):
+    return t.permute(1, 2, 0).numpy()
+
+
+def test_eval_transform_on_mini_squares_is_a_square_resize_then_centre_crop(spec):
+    """Mini's images are 72×72: the shorter-side resize is the square resize there, so mini
+    results do not depend on it."""
+    img = _noisy(90, 90)
     evaluate = spec.preprocess.make_eval(64, 72)
     a = evaluate(img, random.Random(0))
-    b = evaluate(img, random.Random(99))
-    assert torch.equal(a, b)
+    assert torch.equal(a, evaluate(img, random.Random(99)))
     expected = np.asarray(img.resize((72, 72), Image.Resampling.BILINEAR).crop((4, 4, 68, 68)))
-    np.testing.assert_array_equal(a.permute(1, 2, 0).numpy(), expected)
+    np.testing.assert_array_equal(_hwc(a), expected)
+
+
+@pytest.mark.parametrize("size", [(500, 332), (332, 500), (256, 300), (600, 450)])
+def test_eval_transform_is_validate_py(spec, size):
+    """CNNDetection's validate.py: ``TF.resize(img, 256, BILINEAR)`` (shorter side to 256, the
+    aspect ratio kept), then ``CenterCrop(224)``, on the PIL image — the same pixels exactly."""
+    from torchvision import transforms as T
+
+    img = _noisy(*size, seed=5)
+    theirs = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BILINEAR),
+                        T.CenterCrop(224), T.PILToTensor()])(img)
+    ours = spec.preprocess.make_eval(224, 256)(img, random.Random(0))
+    assert ours.dtype == torch.uint8 and tuple(ours.shape) == (3, 224, 224)
+    assert torch.equal(ours, theirs)
+    # a squash to 256×256 (what the transform did before) gives other pixels
+    squashed = img.resize((256, 256), Image.Resampling.BILINEAR).crop((16, 16, 240, 240))
+    if size[0] != size[1]:
+        assert np.abs(_hwc(ours).astype(int) - np.asarray(squashed, dtype=int)).mean() > 5
+
+
+@pytest.mark.parametrize(("height", "width"), [(332, 500), (500, 332), (240, 320), (257, 255),
+                                               (128, 128), (3, 20), (256, 999)])
+def test_shorter_side_size_is_torchvisions(height, width):
+    from torchvision.transforms import functional as TF
+
+    expected = tuple(TF.resize(torch.zeros(1, height, width), 256).shape[-2:])
+    assert shorter_side_size(height, width, 256) == expected
+    assert min(shorter_side_size(height, width, 256)) == 256
+
+
+def test_batched_eval_follows_the_per_image_transform(spec):
+    """The engine's device path (degrade at native size, then ``transform.batch``) computes the
+    shorter-side size from each batch of equal-size images."""
+    evaluate = spec.preprocess.make_eval(224, 256)
+    for size in ((500, 332), (332, 500), (256, 256)):
+        imgs = [_noisy(*size, seed=s) for s in (1, 2)]
+        batch = torch.stack([torch.from_numpy(np.asarray(i).transpose(2, 0, 1).copy())
+                             for i in imgs])
+        out = evaluate.batch(batch)
+        assert out.dtype == torch.uint8 and tuple(out.shape) == (2, 3, 224, 224)
+        for img, got in zip(imgs, out, strict=True):
+            ref = evaluate(img, random.Random(0))
+            # PyTorch's antialiased bilinear against Pillow's: within two grey levels
+            assert (got.int() - ref.int()).abs().max() <= 2
+
+
+def test_train_transform_keeps_the_aspect_ratio(spec, captured):
+    """CNNDetection trains on ``custom_resize`` too: a crop of the shorter-side resize (here
+    with the blur/JPEG augmentation stubbed out), flipped or not."""
+    img = _noisy(100, 80)  # → 90×72 at load size 72
+    loaded = np.asarray(img.resize((90, 72), Image.Resampling.BILINEAR)).transpose(2, 0, 1)
+    windows = [(y, x) for y in range(72 - 64 + 1) for x in range(90 - 64 + 1)]
+    train = spec.preprocess.make_train(64, 72)
+    seen, flips = set(), set()
+    for seed in range(8):
+        out = train(img, random.Random(seed)).numpy()
+        hits = [(y, x, flip) for y, x in windows for flip in (False, True)
+                if np.array_equal(out, (lambda w: w[..., ::-1] if flip else w)(
+                    loaded[:, y:y + 64, x:x + 64]))]
+        assert len(hits) == 1
+        seen.add(hits[0][:2])
+        flips.add(hits[0][2])
+    assert len(seen) > 3 and flips == {False, True}
 
 
 # --------------------------------------------------------------------------- (e) augmentation

@@ -8,6 +8,14 @@ batch ``(N, 3, H, W)`` of equal-size images on any device, and :func:`compose` g
 transform a ``batch`` when all its ops have one: the engine uses it to preprocess on the device
 after degrading images at their native resolution. Resizing uses PyTorch's antialiased
 interpolation, which follows Pillow's filters (agreement is tested, within a grey level or two).
+An op whose output size depends on the input's (:func:`resize_shorter`, aspect ratio kept)
+computes it from each batch's shape: the engine's batches hold images of one size.
+
+Two resizes, for two families of original code:
+
+- :func:`resize` squashes to ``size``×``size`` with Pillow's filter (antialiased when shrinking);
+- :func:`resize_shorter` is torchvision's ``Resize(size)`` on a PIL image (the shorter side to
+  ``size``, the aspect ratio kept), as CNNDetection's ``custom_resize``.
 """
 
 from __future__ import annotations
@@ -76,6 +84,40 @@ def resize(size: int | None,
     if size is None:
         return with_batch(op, lambda x: x)
     return with_batch(op, lambda x: resize_batch(x, (size, size), resample))
+
+
+def shorter_side_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """``(height, width)`` after torchvision's ``Resize(size)`` with an integer ``size``: the
+    shorter side becomes ``size`` and the longer ``int(size * long / short)`` (truncated, as
+    torchvision's ``_compute_resized_output_size``)."""
+    short, long = (width, height) if width <= height else (height, width)
+    new_long = int(size * long / short)
+    return (new_long, size) if width <= height else (size, new_long)
+
+
+def resize_shorter(size: int | None,
+                   resample: Image.Resampling = Image.Resampling.BILINEAR) -> ImageOp:
+    """Resize the shorter side to ``size``, keeping the aspect ratio (``None``: no resize).
+
+    torchvision's ``Resize(size, interpolation)`` applied to a PIL image (which calls Pillow's
+    ``resize`` with the size of :func:`shorter_side_size`), what CNNDetection's
+    ``custom_resize`` does. The batched form computes the output size from the batch's shape.
+    """
+
+    def op(img: Image.Image, rng: random.Random) -> Image.Image:
+        if size is None:
+            return img
+        height, width = shorter_side_size(img.height, img.width, size)
+        if img.size == (width, height):
+            return img
+        return img.resize((width, height), resample)
+
+    def batch(x: torch.Tensor) -> torch.Tensor:
+        if size is None:
+            return x
+        return resize_batch(x, shorter_side_size(x.shape[-2], x.shape[-1], size), resample)
+
+    return with_batch(op, batch)
 
 
 def _pad_to(img: Image.Image, size: int) -> Image.Image:

@@ -139,6 +139,53 @@ def test_lfs_head_matches_a_windowed_dct_by_hand():
         assert torch.equal(filt.base.bool(), (ij > 20 * m / 6) & (ij <= 20 * (m + 1) / 6))
 
 
+def _original_lfs(head, x):
+    """The LFS head computed op for op as yyk-wew/F3Net's ``LFS_Head.forward``: windows shaped
+    (N, L, 1, S, S), ``D @ P @ Dᵀ`` with ``Dᵀ`` a transposed view (its ``_DCT_patch_T``),
+    ``log10(|c| + 1e-15)``, each band ``(base + 2σ(w) − 1) / ft_num`` applied and summed."""
+    grey = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    grey = (grey + 1.0) * 122.5
+    windows = torch.nn.Unfold(10, stride=2, padding=4)(grey)
+    n, _, count = windows.shape
+    windows = windows.transpose(1, 2).reshape(n, count, 1, 10, 10)
+    d = head.dct.clone()
+    logmag = torch.log10(torch.abs(d @ windows @ torch.transpose(d, 0, 1)) + 1e-15)
+    side = int(count ** 0.5)
+    bands = [(logmag * (f.base + 2.0 * torch.sigmoid(f.learnable) - 1.0) / f.count)
+             .sum(dim=[2, 3, 4]).reshape(n, 1, side, side) for f in head.filters]
+    return torch.cat(bands, dim=1)
+
+
+def _flat_regions(size=SIZE, seed=0):
+    """Noise with flat rectangles (constant grey levels, as in graphics or clipped skies)."""
+    g = torch.Generator().manual_seed(seed)
+    u8 = torch.randint(0, 256, (2, 3, size, size), generator=g)
+    u8[0, :, 4:36, 6:40] = torch.tensor([200, 31, 40])[:, None, None]
+    u8[1, :, 20:60, 0:50] = 173
+    u8[1, :, 0:16, 30:64] = 255
+    return (u8.float() - 127.5) / 127.5
+
+
+def test_lfs_head_in_flat_windows_is_the_originals_float32_arithmetic():
+    # In a flat window the exact AC coefficients are 0; float32 leaves residues of about 1e-5
+    # or exact zeros, which log10(|c| + 1e-15) maps to about -5 or -15. Only the original's
+    # order of operations reproduces its values there (a kron(D, D) form or a contiguous Dᵀ
+    # moved them by up to 10); a float64 DCT does not either (its residues are other ones).
+    torch.manual_seed(4)
+    head = f3net.LFSHead()
+    x = _flat_regions()
+    with torch.no_grad():
+        ours, reference = head(x), _original_lfs(head, x)
+    torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-5)
+    # the windows inside the flat rectangles carry the residues this test is about
+    d = head.dct
+    flat = torch.full((10, 10), 173.0)
+    logmag = torch.log10((d @ flat @ d.T).abs() + 1e-15).flatten()[1:]
+    assert (logmag == -15).any() and (logmag > -7).any()  # exact zeros and residues
+    kron = torch.log10((torch.kron(d, d) @ flat.flatten()).abs() + 1e-15)[1:]
+    assert (kron - logmag).abs().max() > 5
+
+
 def test_mixblock_gates_start_closed():
     # γ = 0 → 2·sigmoid(γ) − 1 = 0: at init neither stream receives anything from the other
     mix = f3net.MixBlock(8).eval()
@@ -238,7 +285,8 @@ def test_forward_backward_at_299():
 
 def _to_original(state, two_class=False):
     """Our keys → yyk-wew/F3Net's: DataParallel prefix, their module and buffer names, the DCT
-    transposes, the streams' unused fc, optionally a two-class head."""
+    transposes, the streams' unused fc, optionally a two-class head (``num_classes=2``: the
+    streams' fc become 2-class too)."""
     out = {}
     for key, value in state.items():
         key = (key.replace("fad_head.dct", "FAD_head._DCT_all")
@@ -252,9 +300,10 @@ def _to_original(state, two_class=False):
         out[key] = value
     out["FAD_head._DCT_all_T"] = out["FAD_head._DCT_all"].T.contiguous()
     out["LFS_head._DCT_patch_T"] = out["LFS_head._DCT_patch"].T.contiguous()
+    classes = 2 if two_class else 1
     for stream in ("FAD_xcep", "LFS_xcep"):
-        out[f"{stream}.fc.weight"] = torch.randn(1, 2048)
-        out[f"{stream}.fc.bias"] = torch.randn(1)
+        out[f"{stream}.fc.weight"] = torch.randn(classes, 2048)
+        out[f"{stream}.fc.bias"] = torch.randn(classes)
     if two_class:
         out["fc.weight"] = torch.randn(2, 4096) * 0.02
         out["fc.bias"] = torch.randn(2)
@@ -309,6 +358,49 @@ def test_port_layout_with_two_class_head_gives_the_same_probability(source_state
         ours = torch.sigmoid(model(torch.randn(3, 3, SIZE, SIZE)))[:, 0]
         theirs = torch.nn.functional.linear(features[0], port["fc.weight"], port["fc.bias"])
     torch.testing.assert_close(ours, torch.softmax(theirs, dim=1)[:, 1], atol=1e-5, rtol=1e-4)
+
+
+def _fc_inputs(model, x):
+    features = []
+    hook = model.fc.register_forward_hook(lambda m, inp, out: features.append(inp[0]))
+    with torch.no_grad():
+        p = torch.sigmoid(model(x))[:, 0]
+    hook.remove()
+    return p, features[0]
+
+
+@pytest.mark.parametrize("fake_class", [None, 0, 1])
+def test_two_class_head_in_the_original_layout_follows_fake_class(source_state, tmp_path,
+                                                                  fake_class):
+    # yyk-wew/F3Net with num_classes=2, saved as its trainer saves (DataParallel state dict);
+    # loaded as `--weights FILE [--fake-class K]` loads it
+    from gibench.engine.context import load_detector
+
+    original = _to_original(source_state, two_class=True)
+    path = tmp_path / "f3net_two_class.pth"
+    torch.save(original, path)
+    model = load_detector(f3net.SPEC, path, SIZE, torch.device("cpu"), fake_class=fake_class)
+    ours, features = _fc_inputs(model, torch.randn(3, 3, SIZE, SIZE))
+    logits = torch.nn.functional.linear(features, original["module.fc.weight"],
+                                        original["module.fc.bias"])
+    fake = f3net.FAKE_INDEX if fake_class is None else fake_class
+    torch.testing.assert_close(ours, torch.softmax(logits, dim=1)[:, fake], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(ours, torch.softmax(logits, dim=1)[:, 1 - fake], atol=1e-3)
+
+
+def test_fake_index_defaults_to_the_repositorys_labels_and_is_checked(source_state):
+    # train.py: labels zeros for the real half of a batch, ones for the fake half
+    assert f3net.FAKE_INDEX == 1
+    import inspect
+
+    default = inspect.signature(f3net.convert_state_dict).parameters["fake_index"].default
+    assert default == f3net.FAKE_INDEX
+    with pytest.raises(GibenchError, match="fake_index 2"):
+        f3net.convert_state_dict(_to_original(source_state, two_class=True), fake_index=2)
+    one_logit = _to_original(source_state)  # num_classes=1: fc kept whatever fake_index says
+    for k in (0, 1):
+        converted = f3net.convert_state_dict(one_logit, fake_index=k)
+        assert torch.equal(converted["fc.weight"], one_logit["module.fc.weight"])
 
 
 def test_mismatching_checkpoint_is_refused_naming_keys(source_state, model64, tmp_path):
@@ -432,13 +524,40 @@ def test_train_transform_is_seeded():
     assert any(not torch.equal(a, train(img, random.Random(s))) for s in (1, 2, 3))
 
 
-def test_paper_scale_resizes_the_whole_image_for_train_and_eval():
+def test_paper_scale_resizes_the_whole_image_and_flips_only_in_training():
+    # FFDataset: resize((299, 299)) (PIL's default, bicubic); augment=True adds
+    # RandomHorizontalFlip(0.5) for training, evaluation (augment=False) never flips
     img = _image(w=120, h=90)
-    expected = np.asarray(img.resize((299, 299), Image.Resampling.BICUBIC))
+    resized = np.asarray(img.resize((299, 299), Image.Resampling.BICUBIC))
     pre = f3net.SPEC.preprocess
-    for make in (pre.make_train, pre.make_eval):
-        out = make(pre.input_size, pre.load_size)(img, random.Random(9))
-        np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), expected)
+    train = pre.make_train(pre.input_size, pre.load_size)
+    evaluate = pre.make_eval(pre.input_size, pre.load_size)
+    flips = []
+    for seed in range(16):
+        out = train(img, random.Random(seed)).permute(1, 2, 0).numpy()
+        flipped = np.array_equal(out, resized[:, ::-1])
+        assert flipped or np.array_equal(out, resized)
+        flips.append(flipped)
+        np.testing.assert_array_equal(
+            evaluate(img, random.Random(seed)).permute(1, 2, 0).numpy(), resized)
+    assert 3 <= sum(flips) <= 13
+
+
+def test_mini_training_crops_and_flips():
+    img = _image()
+    resized = np.asarray(img.resize((72, 72), Image.Resampling.BICUBIC))
+    train = f3net.SPEC.preprocess.make_train(SIZE, 72)
+    kinds = set()
+    for seed in range(16):
+        out = train(img, random.Random(seed)).permute(1, 2, 0).numpy()
+        for name, source in (("kept", resized), ("flipped", resized[:, ::-1])):
+            if any(np.array_equal(out, source[y:y + SIZE, x:x + SIZE])
+                   for y in range(9) for x in range(9)):
+                kinds.add(name)
+                break
+        else:
+            raise AssertionError(f"seed {seed}: not a 64-px crop of the image or its mirror")
+    assert kinds == {"kept", "flipped"}
 
 
 def test_mini_eval_is_resize_then_centre_crop():

@@ -1,6 +1,35 @@
 """F3Net — Qian et al., "Thinking in Frequency: Face Forgery Detection by Mining Frequency-aware
-Clues", ECCV 2020. GenImage trains the implementation of github.com/yyk-wew/F3Net (``models.py``,
-``xception.py``, ``trainer.py``, ``train.py``, ``utils.py``), in its ``'Mix'`` mode.
+Clues", ECCV 2020, one of GenImage's baselines. The paper's authors released no code; we follow
+github.com/yyk-wew/F3Net (``models.py``, ``xception.py``, ``trainer.py``, ``train.py``,
+``utils.py``), a personal re-implementation (its README says so) that F3Net ports cite as their
+source. "The original" below is that repository.
+
+Its history, read commit by commit (``main`` is linear but for the merge of ``dev``, f3b4da2):
+
+- 6dd423d (2021-03-24, first commit) to d7eab5e (03-30, branch ``old``): a first F3Net with a
+  ``'Mix'`` mode — an earlier ``MixBlock`` (concatenation, convs, sigmoid gates) after block7 and
+  after the last conv, a 9-channel FAD stream — trained for ``max_epoch = 2`` without
+  augmentation.
+- 98b0bf2 (03-31) sets ``max_epoch = 5``; c03c994 (03-31, "Reconstruct F3Net model") turns that
+  class into a comment, which edbf5ac (04-05) deletes. From then on ``F3Net`` builds only
+  ``'Original'``, ``'FAD'``, ``'LFS'`` and ``'Both'``; ``'Mix'`` is left in a comment of
+  ``train.py`` and in the ``fc`` width. 525e056 (04-01) adds ``RandomHorizontalFlip(0.5)`` to
+  training (``FFDataset(augment=True)``).
+- d1c2f03 (04-14, ``dev``; merged in f3b4da2, 04-20) replaces ``MixBlock`` by the
+  cross-attention block below. No commit instantiates it: 574667f (04-20) comments "Haven't
+  added into the whole network yet" and its README lists ``'Mix'`` as "(unavailable)".
+- 01942ca (2022-03-16, "Fixed bugs of losing dc component"), the latest commit:
+  ``generate_filter`` keeps ``start <= i + j <= end`` (before: ``start < i + j <= end``) and the
+  FAD bands become ``[0, size // 2.82]``, ``[size // 2.82, size // 2]``, ``[size // 2, 2·size]``
+  and all; under the new rule the LFS bands include their start too (DC in band 0,
+  ``i + j = 10`` in bands 2 and 3).
+
+What we build is F3Net ``'Mix'`` as the ports assemble it from the repository's parts (its FAD
+and LFS heads, Xception streams and cross-attention ``MixBlock``, wired after block7 and block12
+as ``mix_block7``/``mix_block12``), with the band masks of 574667f — the split the code's
+comment gives, ``0 - 1/16 || 1/16 - 1/8 || 1/8 - 1``, which the paper describes. The masks are
+buffers of the state dict, so a checkpoint trained with 01942ca's bands loads with its own masks
+and computes what it was trained with; our masks matter only when training from scratch.
 
 Architecture (``models.py``): two Xception streams (Cadene's Xception; here timm's
 ``legacy_xception``, the same layers and key names) on two frequency views of the image, fused by
@@ -13,15 +42,23 @@ two cross-attention MixBlocks, then one linear classifier.
   ``2·sigmoid(w) − 1`` (``N(0, 0.1)`` at init); the masks keep ``start < i + j <= end`` for the
   bands low ``(0, size//16]``, middle ``(size//16, size//8]``, high ``(size//8, size]`` and all
   ``(0, 2·size]``, so the DC coefficient ``i + j = 0`` is in no mask and only the learnable part
-  reaches it. These bands and the ``'Mix'`` mode are those of the repository's later
-  ``models.py`` as its ports carry it; the one commit of ``models.py`` we could read (01942ca)
-  predates ``'Mix'`` and used bands ``size // 2.82`` and ``size // 2`` with ``start`` included.
+  reaches it (574667f's masks; 01942ca's "losing dc component" fix puts it in the low band).
 - LFS head (local frequency statistics): grey image ``0.299 R + 0.587 G + 0.114 B`` mapped back
   to about 0..255 by ``(g + 1) · 122.5``; 10×10 windows with stride 2 and zero padding 4
   (``nn.Unfold``) go through a 10×10 DCT, ``log10(|c| + 1e-15)`` and M = 6 band filters on
   ``i + j`` in ``(20m/6, 20(m+1)/6]`` (fixed mask + learnable part as above, divided by the
   mask's size), each summed over the window: M maps of ``(size − 2) // 2 + 1`` pixels a side.
-  Both heads run in float32 even under autocast.
+  Both heads run in float32 even under autocast. The window DCT is computed as the original
+  computes it, ``(D @ P) @ Dᵀ`` with ``Dᵀ`` a transposed view of ``D``: in a flat window the
+  exact AC coefficients are 0 and float32 leaves rounding residues (about 1e-5, or exactly 0)
+  that ``log10(|c| + 1e-15)`` maps to about -5 or to -15, so another order of the same sums
+  (``kron(D, D)`` on the flattened window, as we had) moved LFS values by up to 9.6 and the
+  probability by up to 0.048 against the original's on the same tensor; in the original order
+  they agree within 6e-6 and 4e-6. The same residues make F3Net sensitive to the last bit of
+  its input: images whose inputs differ by one float32 ulp (6e-8) move the original's own
+  probability by up to 0.016 on an image with flat regions. The engine normalises as
+  ``(u − 255·mean) / (255·std)`` and the original as ``u / 255 · 2 − 1``, one ulp apart on some
+  pixels: that was all of the 0.016 between the two measured through each side's preprocessing.
 - Streams: the FAD Xception's first conv takes 12 channels (stride 2, as Xception's); the LFS
   Xception's first conv takes M channels with stride 1 (the LFS maps are already half size). Both
   start from the 3-channel conv copied onto each group of 3 channels and divided by the number of
@@ -46,11 +83,12 @@ which the two streams reach the MixBlocks with maps of equal size (299 and 64 do
 refuses the others, naming nearby sizes that work.
 
 Preprocessing (``utils.py`` ``FFDataset``): the whole image is resized to 299×299 with PIL's
-default filter (bicubic) — no crop, no flip, the same for training and evaluation — and scaled to
-[-1, 1] (mean = std = 0.5, the range the LFS head's ``(x + 1) · 122.5`` assumes). The
-"resize 333, centre crop 299" of Cadene's Xception settings is ImageNet evaluation, not F3Net's.
-When the engine gives a load size (the mini budget: 72) we resize to it and crop the input size:
-random crop for training, centre crop for evaluation.
+default filter (bicubic), no crop; training (``augment=True``) then flips it horizontally with
+p = 0.5, evaluation (``augment=False``) does not; pixels are scaled to [-1, 1] (mean = std =
+0.5, the range the LFS head's ``(x + 1) · 122.5`` assumes). The "resize 333, centre crop 299" of
+Cadene's Xception settings is ImageNet evaluation, not F3Net's. When the engine gives a load size
+(the mini budget: 72) we resize to it and crop the input size: random crop (after the flip) for
+training, centre crop for evaluation.
 
 Recipe (``trainer.py``, ``train.py``): Adam, lr 2e-4, β = (0.9, 0.999), no weight decay, no lr
 schedule, ``BCEWithLogitsLoss``; batch 12 (half real, half fake per batch) for ``max_epoch`` 2.
@@ -60,7 +98,8 @@ Checkpoints: the repository saves the ``nn.DataParallel`` state dict (``module.`
 keys ``FAD_head._DCT_all``, ``FAD_head.filters.0.base``, ``LFS_head.filters.0.ft_num``,
 ``FAD_xcep.block1.rep.0.conv1.weight``, ``mix_block7.FAD_query.weight``, ``fc.weight`` (1, 4096)
 ...; ports of it (``fad_head``, ``fad_excep``, ``lfs_excep``, ``num_classes=2``) are accepted too, a
-two-class ``fc`` becomes the equivalent single logit. ImageNet weights: Cadene's
+two-class ``fc`` becomes the equivalent single logit of its class ``fake_index`` (1 unless
+``--fake-class`` says otherwise: :func:`convert_state_dict`). ImageNet weights: Cadene's
 ``xception-b5690688.pth`` (2-D pointwise weights) by path, or timm's copy of it with
 ``pretrained="imagenet"``.
 """
@@ -83,8 +122,8 @@ from gibench.errors import GibenchError
 from gibench.hookspecs import hookimpl
 from gibench.outputs import check_state, load_checkpoint
 from gibench.specs import DetectorSpec, Preprocess, Recipe
-from gibench_baselines.transforms import center_crop, compose, random_crop, resize
-from gibench_baselines.weights import download_or_explain, strip_prefixes
+from gibench_baselines.transforms import center_crop, compose, hflip, random_crop, resize
+from gibench_baselines.weights import download_or_explain, strip_prefixes, two_class_to_logit
 
 NAME = "f3net"
 INPUT_SIZE = 299
@@ -95,6 +134,8 @@ LOG_EPS = 1e-15
 MEAN = STD = (0.5, 0.5, 0.5)
 #: timm's copy of Cadene's ImageNet Xception (``legacy_xception.tf_in1k``).
 TIMM_WEIGHTS_FILE = "xception-43020ad28.pth"
+#: The class index of fakes in a two-class head (``train.py``: real 0, fake 1).
+FAKE_INDEX = 1
 
 
 # --------------------------------------------------------------------------- frequency heads
@@ -179,11 +220,16 @@ class LFSHead(nn.Module):
             x = x.float()
             grey = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
             grey = (grey.unsqueeze(1) + 1.0) * 122.5  # [-1, 1] → about 0..255, as the original
-            patches = F.unfold(grey, self.window, padding=self.padding, stride=self.stride)
-            patches = patches.transpose(1, 2)  # (N, L, S·S), each window row-major
-            # D P Dᵀ of a row-major S×S window is kron(D, D) applied to the flattened window.
-            coeffs = patches @ torch.kron(self.dct, self.dct).T
-            logmag = torch.log10(coeffs.abs() + LOG_EPS)
+            n, s = x.shape[0], self.window
+            windows = F.unfold(grey, s, padding=self.padding, stride=self.stride)  # (N, S², L)
+            windows = windows.transpose(1, 2).reshape(n, -1, s, s)  # (N, L, S, S)
+            # The original's arithmetic: (D @ P) @ Dᵀ, Dᵀ a transposed view of D as its
+            # ``_DCT_patch_T`` is. In a flat window the exact AC coefficients are 0, and what
+            # float32 leaves there is rounding that log10(|c| + 1e-15) turns into -15 (an exact
+            # 0) or about -5 (a 1e-5 residue): kron(D, D) on the flattened window, or a
+            # contiguous copy of Dᵀ, leave other residues and moved LFS values by up to 10.
+            coeffs = self.dct @ windows @ self.dct.T
+            logmag = torch.log10(coeffs.abs() + LOG_EPS).flatten(2)  # (N, L, S²)
             weights = torch.stack([f.weight().flatten() for f in self.filters], dim=1)  # (S², M)
             out = logmag @ weights  # (N, L, M)
         side = self.output_size(x.shape[-1])
@@ -379,9 +425,20 @@ def _is_stream_classifier(key: str) -> bool:
         parts[1] in ("fc", "last_linear")
 
 
-def convert_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+def convert_state_dict(obj: Mapping[str, Any], fake_index: int = FAKE_INDEX
+                       ) -> dict[str, torch.Tensor]:
     """Our ``model.pt``, or yyk-wew/F3Net's (DataParallel) state dict, or a port's, optionally
-    wrapped in ``{'model' | 'state_dict' | 'net': ...}``; a two-class ``fc`` becomes one logit."""
+    wrapped in ``{'model' | 'state_dict' | 'net': ...}``.
+
+    A two-class ``fc`` (the ports' ``num_classes=2``) becomes the single logit whose sigmoid is
+    the softmax probability of class ``fake_index`` (``--fake-class``). The default, 1, is the
+    repository's labelling: ``train.py`` labels a batch ``zeros`` for the real half and ``ones``
+    for the fake half, ``utils.evaluate`` gives the real set 0 and the fake sets 1 and counts
+    ``sigmoid > 0.5`` as fake, so a two-class head trained on those labels has fake = class 1.
+    A one-logit ``fc`` (the repository's ``num_classes=1``, BCE on those labels) is kept as is.
+    """
+    if fake_index not in (0, 1):
+        raise GibenchError(f"fake_index {fake_index!r}: a two-class head's fake class is 0 or 1")
     state: Mapping[str, Any] = obj
     for wrapper in ("model", "state_dict", "net"):
         if isinstance(state.get(wrapper), Mapping):
@@ -399,20 +456,17 @@ def convert_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         new = _rename(key)
         if not _is_stream_classifier(new):
             out[new] = value
-    weight, bias = out.get("fc.weight"), out.get("fc.bias")
-    if weight is not None and bias is not None and weight.shape[0] == 2 and bias.shape == (2,):
-        # softmax(z)[1] == sigmoid(z1 - z0): the equivalent single logit of a two-class head
-        out["fc.weight"] = (weight[1] - weight[0]).unsqueeze(0)
-        out["fc.bias"] = (bias[1] - bias[0]).unsqueeze(0)
-    return out
+    return two_class_to_logit(out, "fc.weight", "fc.bias", fake_index=fake_index)
 
 
 # --------------------------------------------------------------------------- preprocessing
 
 
 def make_train(input_size: int, load_size: int | None):
-    """The whole image resized to the input size (F3Net); with a load size, a random crop of it."""
-    return compose(resize(load_size or input_size, Image.Resampling.BICUBIC),
+    """The whole image resized to the input size and flipped horizontally with p = 0.5
+    (``FFDataset(augment=True)``: resize, ``RandomHorizontalFlip(0.5)``); with a load size, a
+    random crop of the resized image follows."""
+    return compose(resize(load_size or input_size, Image.Resampling.BICUBIC), hflip(0.5),
                    random_crop(input_size))
 
 
@@ -429,8 +483,8 @@ SPEC = DetectorSpec(
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=None, mean=MEAN, std=STD,
         make_train=make_train, make_eval=make_eval,
-        description="resize the whole image to 299×299 (bicubic), no crop, no flip, train and "
-                    "eval alike; mean = std = 0.5 (pixels in [-1, 1])",
+        description="resize the whole image to 299×299 (bicubic), no crop; train: horizontal "
+                    "flip (p = 0.5); eval: no flip; mean = std = 0.5 (pixels in [-1, 1])",
     ),
     recipe=Recipe(optimizer="adam", lr=2e-4, betas=(0.9, 0.999), weight_decay=0.0, epochs=2,
                   batch_size=12, schedule="constant",

@@ -391,8 +391,8 @@ def test_train_transform_is_random_rescale_then_resize():
 
 def test_linear_resize_is_two_tap_like_cv2():
     """cv2.INTER_LINEAR samples at pixel centres with two taps, even when shrinking 4× (PIL's
-    BILINEAR would widen the filter). Checked against OpenCV 5.0 when this was written:
-    equal within ±1 grey level on random images from 72 to 1024 px."""
+    BILINEAR would widen the filter). The helper is shared with Spec (transforms.py); it is
+    compared with OpenCV itself below and in test_spec.py."""
     row = np.array([0, 40, 80, 120, 160, 200, 240, 255], dtype=np.uint8)
     img = Image.fromarray(np.repeat(np.tile(row, (8, 1))[:, :, None], 3, axis=2))
     out = np.asarray(gramnet.cv2_linear_resize(img, 2))[0, :, 0]
@@ -408,6 +408,21 @@ def test_eval_transform_is_a_plain_resize():
     out = SPEC.preprocess.make_eval(64, 72)(img, random.Random(0))
     np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(),
                                   np.asarray(gramnet.cv2_linear_resize(img, 64)))
+
+
+@pytest.mark.parametrize("size", [(600, 450), (300, 200)])
+def test_eval_transform_is_demo_pys_resize(size):
+    """demo.py: ``cv2.resize(cv2.imread(path), (512, 512))`` (default INTER_LINEAR), pixel for
+    pixel; the batched form (the engine's device path) gives the same pixels."""
+    import cv2
+
+    img = _noisy(*size, seed=3)
+    evaluate = SPEC.preprocess.make_eval(512, None)
+    out = evaluate(img, random.Random(0))
+    theirs = cv2.resize(np.ascontiguousarray(np.asarray(img)[:, :, ::-1]), (512, 512))[:, :, ::-1]
+    np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), theirs)
+    batch = torch.from_numpy(np.asarray(img).transpose(2, 0, 1).copy())[None]
+    assert torch.equal(evaluate.batch(batch)[0], out)
 
 
 # --------------------------------------------------------------------------- (e) recipe

@@ -16,6 +16,7 @@ from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
 from gibench.plugins import get_registry
 from gibench_baselines import spec
+from gibench_baselines.transforms import cv2_linear_resize, cv2_linear_resize_batch
 from tests.conftest import write_backbone_file
 
 # GAN_Detection_Train.py builds torchvision's resnet34 with fc = nn.Linear(512, 2):
@@ -356,12 +357,16 @@ def test_transforms_give_uint8_crops_from_a_non_square_image():
         assert out.dtype == torch.uint8 and tuple(out.shape) == (3, 64, 64)
 
 
+def _hwc(t):
+    return t.permute(1, 2, 0).numpy()
+
+
 def test_train_transform_is_seeded_random_crop_without_flip():
     img = _pil()
     train = spec.make_train(64, 72)
     a = train(img, random.Random(123))
     assert torch.equal(a, train(img, random.Random(123)))
-    loaded = np.asarray(img.resize((72, 72), Image.Resampling.BILINEAR)).transpose(2, 0, 1)
+    loaded = np.asarray(cv2_linear_resize(img, 72)).transpose(2, 0, 1)
     windows = {(y, x) for y in range(9) for x in range(9)}
     seen = set()
     for seed in range(12):
@@ -372,13 +377,72 @@ def test_train_transform_is_seeded_random_crop_without_flip():
     assert len(seen) > 3
 
 
-@pytest.mark.parametrize(("input_size", "load_size", "offset"), [(64, 72, 4), (224, 256, 16)])
-def test_eval_transform_is_resize_then_centre_crop(input_size, load_size, offset):
-    img = _pil(300, 260)
-    out = spec.SPEC.preprocess.make_eval(input_size, load_size)(img, random.Random(99))
-    loaded = np.asarray(img.resize((load_size, load_size), Image.Resampling.BILINEAR))
-    crop = loaded[offset:offset + input_size, offset:offset + input_size]  # [16:240] at 256
-    np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), crop)
+def _cv2_resize_bgr(img: Image.Image, size: int) -> np.ndarray:
+    """AutoGAN's ``cv2.resize(cv2.imread(path), (size, size))``, back in RGB order."""
+    import cv2
+
+    bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+    return cv2.resize(bgr, (size, size))[:, :, ::-1]
+
+
+@pytest.mark.parametrize(("width", "height"), [(300, 260), (500, 332), (600, 450), (128, 128),
+                                               (320, 240)])
+def test_eval_transform_is_autogans_cv2_resize_then_centre_crop(width, height):
+    """AutoGAN resizes with ``cv2.resize``'s default INTER_LINEAR (two taps, no low-pass), then
+    crops ``[16:240, 16:240]``: ours gives its pixels exactly, and where an axis shrinks Pillow's
+    antialiased bilinear (the transform before) does not, by more than one grey level."""
+    img = _pil(width, height, seed=width)
+    out = spec.SPEC.preprocess.make_eval(224, 256)(img, random.Random(99))
+    assert out.dtype == torch.uint8 and tuple(out.shape) == (3, 224, 224)
+    theirs = _cv2_resize_bgr(img, 256)[16:240, 16:240].astype(int)
+    np.testing.assert_array_equal(_hwc(out), theirs)
+    if max(width, height) > 256:  # enlarging, Pillow's bilinear is two-tap too
+        pillow = np.asarray(img.resize((256, 256), Image.Resampling.BILINEAR))[16:240, 16:240]
+        assert np.abs(pillow.astype(int) - theirs).max() > 1
+
+
+def test_eval_transform_at_mini_size_is_a_no_op_resize_then_centre_crop():
+    """Mini's images are 72×72 squares: no resize at load size 72, so mini results do not
+    depend on the resize filter."""
+    arr = _image(72, 72, seed=13)
+    out = spec.SPEC.preprocess.make_eval(64, 72)(Image.fromarray(arr), random.Random(0))
+    np.testing.assert_array_equal(_hwc(out), arr[4:68, 4:68])
+
+
+@pytest.mark.parametrize(("height", "width", "size"), [(332, 500, 256), (450, 600, 256),
+                                                       (128, 128, 256), (240, 320, 256),
+                                                       (512, 512, 256), (72, 90, 64),
+                                                       (257, 255, 512), (3, 700, 72)])
+def test_cv2_linear_resize_is_opencvs_pixel_for_pixel(height, width, size):
+    """The helper Spec and GramNet share, per image and batched, against OpenCV itself (a test
+    dependency only), shrinking (an exact halving included, which OpenCV computes as
+    INTER_AREA) and enlarging, on noise (the worst case for a filter). PyTorch's float
+    bilinear interpolation (the helper before) misses it by one grey level on many pixels."""
+    rng = np.random.default_rng(height * width)
+    arrays = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2)]
+    batch = torch.stack([torch.from_numpy(a.transpose(2, 0, 1).copy()) for a in arrays])
+    batched = cv2_linear_resize_batch(batch, size)
+    assert batched.dtype == torch.uint8 and tuple(batched.shape) == (2, 3, size, size)
+    for arr, got in zip(arrays, batched, strict=True):
+        one = np.asarray(cv2_linear_resize(Image.fromarray(arr), size))
+        np.testing.assert_array_equal(one, _hwc(got))  # the two forms agree exactly
+        np.testing.assert_array_equal(one, _cv2_resize_bgr(Image.fromarray(arr), size))
+    floating = torch.nn.functional.interpolate(batch.float(), size=(size, size),
+                                               mode="bilinear", antialias=False)
+    off = (floating.round() - batched.float()).abs()
+    assert off.max() <= 1 and (off > 0).float().mean() > 0.01
+
+
+def test_batched_transform_is_the_per_image_transform():
+    """The engine's device path (``transform.batch`` after degrading at native size) gives the
+    per-image transform's pixels exactly (both are the same PyTorch resize)."""
+    evaluate = spec.SPEC.preprocess.make_eval(224, 256)
+    imgs = [_pil(500, 332, seed=s) for s in (14, 15)]
+    batch = torch.stack([torch.from_numpy(np.asarray(i).transpose(2, 0, 1).copy()) for i in imgs])
+    out = evaluate.batch(batch)
+    assert tuple(out.shape) == (2, 3, 224, 224)
+    for img, got in zip(imgs, out, strict=True):
+        assert torch.equal(got, evaluate(img, random.Random(0)))
 
 
 # --------------------------------------------------------------------------- recipe

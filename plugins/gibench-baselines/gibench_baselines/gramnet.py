@@ -31,11 +31,11 @@ released weights see the channel order they were trained with.
 Preprocessing (``default_loader`` in ``main.py``): train — resize the image (aspect ratio
 ignored) to s×s with s drawn uniformly from the integers 64..256 (``random.randint(64, 256)``),
 then resize to 512×512, both with ``cv2.resize``'s default bilinear interpolation, which takes
-two taps per axis and does not low-pass when shrinking (reproduced here with
-``F.interpolate(..., antialias=False)``; measured against OpenCV 5.0 on random images: equal
-within ±1 grey level); no crop, no flip. Test (``demo.py``): ``cv2.resize`` to 512×512. At
-a larger input size the random range scales with it; at a reduced one (mini's 64 px) it is
-s ∈ [input/4, input] (16..64), see :func:`random_size_range`.
+two taps per axis and does not low-pass when shrinking (reproduced without OpenCV, fixed-point
+arithmetic included, by :func:`~gibench_baselines.transforms.cv2_linear_resize`, shared with
+Spec; tested equal to OpenCV's pixel for pixel); no crop, no flip. Test (``demo.py``):
+``cv2.resize`` to 512×512. At a larger input size the random range scales with it; at a
+reduced one (mini's 64 px) it is s ∈ [input/4, input] (16..64), see :func:`random_size_range`.
 ``load_size`` is not used: there is no crop.
 
 Recipe (``pggan-celeba/main.py``, the script that starts from ImageNet weights): Adam built with
@@ -62,9 +62,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision
 from PIL import Image
 from torch import nn
@@ -73,7 +71,7 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from gibench.hookspecs import hookimpl
 from gibench.outputs import check_state
 from gibench.specs import DetectorSpec, Preprocess, Recipe
-from gibench_baselines.transforms import ImageOp, compose, resize_batch, with_batch
+from gibench_baselines.transforms import ImageOp, compose, cv2_linear_resize, cv2_resize
 from gibench_baselines.weights import (
     download_or_explain,
     load_backbone,
@@ -213,26 +211,6 @@ def convert_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     return two_class_to_logit(state, "fcnewr.3.weight", "fcnewr.3.bias", fake_index=FAKE_INDEX)
 
 
-def cv2_linear_resize(img: Image.Image, size: int) -> Image.Image:
-    """``cv2.resize(img, (size, size))``: bilinear on pixel centres, two taps per axis, no
-    low-pass when shrinking (unlike PIL's BILINEAR, which widens its filter)."""
-    if img.size == (size, size):
-        return img
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    x = torch.from_numpy(arr.transpose(2, 0, 1).copy()).unsqueeze(0).float()
-    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=False)
-    out = y.round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
-    return Image.fromarray(np.ascontiguousarray(out))
-
-
-def linear_resize(size: int) -> ImageOp:
-    def op(img: Image.Image, rng: random.Random) -> Image.Image:
-        return cv2_linear_resize(img, size)
-
-    return with_batch(op, lambda x: resize_batch(x, (size, size), antialias=False))
-
-
 def random_rescale(low: int, high: int) -> ImageOp:
     """Resize to s×s, s drawn uniformly from the integers ``low..high`` (inclusive)."""
 
@@ -258,11 +236,11 @@ def random_size_range(input_size: int) -> tuple[int, int]:
 
 def make_train(input_size: int, load_size: int | None):
     """``default_loader``: a random low-resolution rescale, then back up to ``input_size``."""
-    return compose(random_rescale(*random_size_range(input_size)), linear_resize(input_size))
+    return compose(random_rescale(*random_size_range(input_size)), cv2_resize(input_size))
 
 
 def make_eval(input_size: int, load_size: int | None):
-    return compose(linear_resize(input_size))
+    return compose(cv2_resize(input_size))
 
 
 SPEC = DetectorSpec(

@@ -33,10 +33,17 @@ initialisation (``pretrained=None``) zero-initialises the last BatchNorm of each
 (our choice, for training from scratch on the mini dataset, as in cnnspot.py).
 
 Preprocessing (``cycleGAN_dataset.read_image_file`` and ``GANDataset``): images are read with
-``cv2`` at 256×256 (resized to 256×256 when they are not 256 high); train with
-``--data_augment`` (set by ``run_training.py``): a 224 crop at offsets ``randint(0, 32)`` in x and
-y, i.e. a uniformly placed random 224 crop, no flip; test: the centre crop ``[16:240, 16:240]``.
-We resize with PIL's bilinear filter where they use ``cv2.resize`` (bilinear, no antialiasing).
+``cv2.imread`` and, when the decoded image is not 256 high, resized by
+``cv2.resize(image, (256, 256))`` — no interpolation argument, so OpenCV's default
+``INTER_LINEAR`` (two taps per axis, no low-pass when shrinking), the aspect ratio ignored —
+once, when the dataset is cached, before any crop (the same cached array feeds training and
+testing). Here :func:`~gibench_baselines.transforms.cv2_resize` (OpenCV's resize pixel for
+pixel, written with PyTorch; shared with GramNet) to ``load_size``×``load_size`` whenever the
+image is not that size already (theirs tests the height alone, and its ``np.array`` of the
+images then needs them all 256×256; their environment pins OpenCV 4.1.1, the tests compare
+with the installed one). Train with ``--data_augment`` (set by ``run_training.py``):
+a 224 crop at offsets ``randint(0, 32)`` in x and y, i.e. a uniformly placed random 224 crop, no
+flip; test: the centre crop ``[16:240, 16:240]``.
 
 Recipe (``GAN_Detection_Train.py`` defaults): SGD, lr 0.01, momentum 0.9, **dampening 0.9**,
 weight decay 1e-4, batch 64, 10 epochs, cross-entropy. The lr is constant: their
@@ -65,7 +72,7 @@ from torch import nn
 
 from gibench.hookspecs import hookimpl
 from gibench.specs import DetectorSpec, Preprocess, Recipe
-from gibench_baselines.transforms import compose, random_crop, resize, resize_center_crop
+from gibench_baselines.transforms import center_crop, compose, cv2_resize, random_crop
 from gibench_baselines.weights import strip_prefixes, torchvision_resnet
 
 NAME = "spec"
@@ -207,8 +214,14 @@ def convert_state_dict(obj: Mapping[str, Any], bgr: bool = True) -> dict[str, to
 
 
 def make_train(input_size: int, load_size: int | None):
-    """Resize to ``load_size``, uniformly placed random crop (AutoGAN ``--data_augment``)."""
-    return compose(resize(load_size), random_crop(input_size))
+    """cv2-bilinear resize to ``load_size``², uniformly placed random crop (AutoGAN
+    ``--data_augment``)."""
+    return compose(cv2_resize(load_size), random_crop(input_size))
+
+
+def make_eval(input_size: int, load_size: int | None):
+    """cv2-bilinear resize to ``load_size``², centre crop (``[16:240]`` at 256 → 224)."""
+    return compose(cv2_resize(load_size), center_crop(input_size))
 
 
 SPEC = DetectorSpec(
@@ -218,10 +231,11 @@ SPEC = DetectorSpec(
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=LOAD_SIZE, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-        make_train=make_train, make_eval=resize_center_crop,  # [16:240] at 256
-        description="train: resize 256, random crop 224 (no flip); eval: resize 256, centre "
-                    "crop 224; the model takes the [0,1] batch and computes the per-channel "
-                    "log-amplitude spectrum on the device",
+        make_train=make_train, make_eval=make_eval,
+        description="train: resize to 256×256 (cv2 bilinear), random crop 224 (no flip); "
+                    "eval: resize to 256×256 (cv2 bilinear), centre crop 224; the model takes "
+                    "the [0,1] batch and computes the per-channel log-amplitude spectrum on "
+                    "the device",
     ),
     recipe=Recipe(optimizer="sgd", lr=AUTOGAN_LR, momentum=AUTOGAN_MOMENTUM,
                   dampening=AUTOGAN_DAMPENING,

@@ -574,4 +574,4 @@ def test_recipe_is_the_repositorys():
     r = f3net.SPEC.recipe
     assert r.optimizer == "adam" and r.lr == 2e-4 and r.betas == (0.9, 0.999)
     assert r.weight_decay == 0.0 and r.schedule == "constant"
-    assert r.batch_size == 12 and r.epochs == 2
+    assert r.batch_size == 12 and r.epochs == 5  # train.py's max_epoch since 98b0bf2

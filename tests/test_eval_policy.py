@@ -149,3 +149,23 @@ def test_runs_record_the_policy_and_boards_keep_policies_apart(toy_plugin, toy_r
                 board="toy-eval-eval-crop", train_subset="toy-a")
     rendered = (boards / "toy-eval-eval-crop.md").read_text()
     assert "evaluated with `--eval-transform crop`" in rendered
+
+
+@pytest.mark.parametrize("name", ["cnnspot", "spec", "gramnet"])
+def test_detectors_that_take_any_size_evaluate_natively(name, one_thread):
+    from gibench.plugins import build_registry
+
+    registry = build_registry()
+    spec = registry.detector(name)
+    assert spec.preprocess.any_size
+    transform = eval_transform("native", spec.preprocess, 64, 72, name)
+    torch.manual_seed(0)
+    model = spec.build(pretrained=None, input_size=64).eval()
+    norm = Normalizer(spec.preprocess.mean, spec.preprocess.std, CPU)
+    with torch.no_grad():
+        for hw in ((48, 80), (72, 56)):
+            x = norm(transform(_photo(*hw), None)[None])
+            assert x.shape[-2:] == hw and torch.isfinite(model(x)).all()
+    for fixed in ("deit-s", "swin-t", "f3net"):
+        with pytest.raises(GibenchError, match="native"):
+            eval_transform("native", registry.detector(fixed).preprocess, 64, 72, fixed)

@@ -112,6 +112,9 @@ SPEC = DetectorSpec(
         description="train: shorter side to 256 (aspect kept), blur σ~U[0,3] (p 0.5), JPEG "
                     "q 30-100 (p 0.5), random crop 224, flip; eval (validate.py): shorter side "
                     "to 256, centre crop 224",
+        # global average pooling: any input size (CNNDetection's eval.py --no_crop feeds whole
+        # images one at a time; --eval-transform native does that, batched by size)
+        any_size=True,
     ),
     recipe=Recipe(optimizer="adam", lr=1e-4, betas=(0.9, 0.999), epochs=100, batch_size=64,
                   schedule="plateau", patience=5, min_lr=1e-6,

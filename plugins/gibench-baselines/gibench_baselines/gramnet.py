@@ -254,6 +254,7 @@ SPEC = DetectorSpec(
         description="train: cv2-bilinear resize to s×s, s~U{64..256}, then to 512 (no crop, "
                     "no flip); eval: resize 512; raw 0..255 values, no normalisation (the "
                     "network reorders RGB to BGR)",
+        any_size=True,  # the Gram matrices are 32×32 whatever the input size
     ),
     recipe=Recipe(optimizer="adam", lr=1e-5, betas=(0.9, 0.999), weight_decay=1e-4,
                   epochs=10, batch_size=16, schedule="constant",

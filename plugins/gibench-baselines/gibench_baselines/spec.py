@@ -236,6 +236,7 @@ SPEC = DetectorSpec(
                     "eval: resize to 256×256 (cv2 bilinear), centre crop 224; the model takes "
                     "the [0,1] batch and computes the per-channel log-amplitude spectrum on "
                     "the device",
+        any_size=True,  # the spectrum has the image's size; ResNet-34 pools it globally
     ),
     recipe=Recipe(optimizer="sgd", lr=AUTOGAN_LR, momentum=AUTOGAN_MOMENTUM,
                   dampening=AUTOGAN_DAMPENING,

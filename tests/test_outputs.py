@@ -165,6 +165,86 @@ def test_load_checkpoint_refuses_pickled_code(tmp_path, payload):
     assert isinstance(info.value.__cause__, pickle.UnpicklingError)
 
 
+def test_load_checkpoint_reads_timm_checkpoint_saver_files(tmp_path):
+    """timm's train.py saves ``{'state_dict', 'args': argparse.Namespace, ...}`` through its
+    ``CheckpointSaver``; plain ``weights_only`` refuses the Namespace."""
+    import argparse
+
+    from timm.utils import CheckpointSaver
+
+    model = torch.nn.Linear(3, 2)
+    args = argparse.Namespace(model="resnet50", num_classes=2, lr=0.05, device="cuda:0",
+                              aa="rand-m9-mstd0.5-inc1", crop_pct=None, amp=True)
+    saver = CheckpointSaver(model, torch.optim.SGD(model.parameters(), lr=0.05), args=args,
+                            checkpoint_dir=str(tmp_path), recovery_dir=str(tmp_path))
+    saver.save_checkpoint(epoch=0, metric=51.0)
+    with pytest.raises(pickle.UnpicklingError, match="argparse.Namespace"):
+        torch.load(tmp_path / "last.pth.tar", weights_only=True)  # what was refused before
+    before = torch.serialization.get_safe_globals()
+    for name in ("model_best.pth.tar", "last.pth.tar"):
+        back = load_checkpoint(tmp_path / name)
+        assert isinstance(back["args"], argparse.Namespace) and vars(back["args"]) == vars(args)
+        assert torch.equal(back["state_dict"]["weight"], model.weight.detach())
+        assert back["arch"] == "resnet50" and back["metric"] == 51.0
+    assert torch.serialization.get_safe_globals() == before  # allowed for the load only
+
+
+def test_load_checkpoint_reads_a_swin_transformer_config_without_yacs(tmp_path, monkeypatch):
+    """Swin-Transformer's ``save_checkpoint`` stores its yacs ``CfgNode`` (a dict subclass with
+    its flags in ``__dict__``, a set among them): it comes back as an OrderedDict, and no code
+    of the class runs (it may not even be installed)."""
+    import sys
+    import types
+
+    created = []
+
+    class CfgNode(dict):  # what yacs.config.CfgNode looks like to pickle
+        def __init__(self, init=None):
+            super().__init__(init or {})
+            created.append(self)
+            self.__dict__.update({"__immutable__": True, "__deprecated_keys__": set(),
+                                  "__renamed_keys__": {}, "__new_allowed__": False})
+
+        def __getattr__(self, name):
+            if name in self:
+                return self[name]
+            raise AttributeError(name)
+
+        def __setstate__(self, state):
+            created.append("setstate ran")
+
+    CfgNode.__module__, CfgNode.__qualname__ = "yacs.config", "CfgNode"
+    module = types.ModuleType("yacs.config")
+    module.CfgNode = CfgNode
+    monkeypatch.setitem(sys.modules, "yacs", types.ModuleType("yacs"))
+    monkeypatch.setitem(sys.modules, "yacs.config", module)
+    config = CfgNode({"MODEL": CfgNode({"NUM_CLASSES": 1000, "TYPE": "swin"}),
+                      "DATA": CfgNode({"IMG_SIZE": 224, "INTERPOLATION": "bicubic"})})
+    path = tmp_path / "ckpt_epoch_299.pth"
+    torch.save({"model": {"head.weight": torch.ones(2, 3)}, "epoch": 299, "config": config}, path)
+    monkeypatch.delitem(sys.modules, "yacs.config")  # yacs not installed where we load
+    created.clear()
+    back = load_checkpoint(path)
+    assert created == []
+    assert type(back["config"]) is collections.OrderedDict
+    assert back["config"]["MODEL"]["NUM_CLASSES"] == 1000
+    assert back["config"]["DATA"]["INTERPOLATION"] == "bicubic"
+    assert torch.equal(back["model"]["head.weight"], torch.ones(2, 3))
+
+
+def test_load_checkpoint_allowance_admits_no_code(tmp_path):
+    """The Namespace is allowed, not what it holds: a callable inside is still refused."""
+    import argparse
+
+    path = tmp_path / "evil.pth.tar"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "args": argparse.Namespace(x=CarriesCode())},
+               path)
+    _UNPICKLED.clear()
+    with pytest.raises(GibenchError, match="weights_only"):
+        load_checkpoint(path)
+    assert _UNPICKLED == []
+
+
 def test_load_checkpoint_missing_file(tmp_path):
     path = tmp_path / "missing.pt"
     with pytest.raises(GibenchError, match="not found") as info:

@@ -6,6 +6,9 @@ interrupted run never leaves a half-written CSV, JSON or checkpoint behind.
 
 from __future__ import annotations
 
+import argparse
+import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -67,11 +70,27 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+#: The only globals beyond torch's ``weights_only`` defaults that a checkpoint may name: the
+#: configuration objects that training scripts save beside the weights, which unpickle to plain
+#: data (their state is set attribute by attribute; no method of theirs runs).
+#: ``argparse.Namespace``: timm's ``CheckpointSaver`` (``model_best.pth.tar``, ``last.pth.tar``;
+#: timm loads its own files with the same allowance) and DeiT's ``main.py`` save their ``args``.
+#: ``yacs.config.CfgNode``: Swin-Transformer's ``save_checkpoint`` saves its ``config``, a dict
+#: subclass; it is read as an ``OrderedDict`` with the node's flags as attributes, so yacs need
+#: not be installed and none of its code runs.
+CHECKPOINT_SAFE_GLOBALS: list[Any] = [
+    argparse.Namespace,
+    (collections.OrderedDict, "yacs.config.CfgNode"),
+]
+
+
 def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
     """Load a checkpoint file without executing code: ``weights_only=True`` or safetensors.
 
-    A pickle that carries code (anything beyond tensors and plain containers) is refused with
-    a message naming the file.
+    Training checkpoints load too: ``weights_only`` is widened by
+    :data:`CHECKPOINT_SAFE_GLOBALS` only (harmless configuration objects), for this load only.
+    A pickle that carries code (any other class or callable) is refused with a message naming
+    the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -80,8 +99,12 @@ def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
         from safetensors.torch import load_file  # optional dependency
 
         return load_file(str(path))
+    safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    allowance = (safe_globals(CHECKPOINT_SAFE_GLOBALS) if safe_globals is not None
+                 else contextlib.nullcontext())
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with allowance:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise GibenchError(
             f"refusing to load {path}: it is not a plain state dict (weights_only=True "

@@ -5,11 +5,19 @@ Recipe: the GenImage README's timm command (timm 0.6.12) —
 ``train.py --model resnet50 --sched cosine --epochs 200 --lr 0.05 --amp --remode pixel
 --reprob 0.6 --aug-splits 3 --aa rand-m9-mstd0.5-inc1 --resplit --jsd --dist-bn reduce
 --num-classes 2 -b 64`` — with timm's defaults for what it leaves out: SGD with Nesterov momentum
-0.9, weight decay 2e-5, 224-px RandomResizedCrop, flip. Evaluation uses timm's ``resnet50``
-config: bicubic resize to 235 (crop_pct 0.95), centre crop 224. ImageNet normalisation.
-timm's default warm-up (3 epochs, linear from 1e-4) is kept. Not reproduced: ``--aug-splits 3
---jsd`` (AugMix consistency over three views) and label smoothing (see
-:mod:`gibench_baselines.timm_recipe`).
+0.9, weight decay 2e-5, 224-px RandomResizedCrop, flip. timm's default warm-up (3 epochs,
+linear from 1e-4) is kept. Not reproduced: ``--aug-splits 3 --jsd`` (AugMix consistency over
+three views) and label smoothing (see :mod:`gibench_baselines.timm_recipe`).
+
+Evaluation: what that ``train.py`` evaluates with — ``data_config =
+resolve_data_config(vars(args), model=model)`` and ``crop_pct=data_config['crop_pct']`` for
+the eval loader, i.e. timm 0.6.12's ``resnet50`` config (``interpolation='bicubic',
+crop_pct=0.95``; 1.0.31's ``a1_in1k`` says the same): bicubic resize of the shorter side to
+235, centre crop 224. ImageNet normalisation.
+
+Checkpoints: timm's ``CheckpointSaver`` files (``model_best.pth.tar``) with the two-class head
+of ``--num-classes 2``, class 0 = ``ai`` (``timm_recipe.FAKE_INDEX``). timm has no checkpoint
+filter for ResNets: the state-dict layout of timm 0.6.12's ``resnet50`` is today's.
 At mini size it runs at 64 px (the network is fully convolutional).
 """
 

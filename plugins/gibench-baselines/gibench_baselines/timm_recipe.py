@@ -18,31 +18,41 @@ rescales every crop by 0.9–3.2×, which resamples away traces that live at a f
 Not reproduced, and said so in each recipe's notes: mixup/cutmix and label smoothing (the engine
 trains one logit with binary cross-entropy on hard labels), AugMix-style ``--aug-splits 3
 --jsd`` (one view per image) and repeated augmentation.
+
+Checkpoints (:func:`convert_timm_checkpoint`): our ``model.pt``, and what the code GenImage
+trained them with saves — timm's ``CheckpointSaver`` (``model_best.pth.tar``, ``last.pth.tar``:
+``{'state_dict': ..., 'args': Namespace}``), DeiT's ``main.py`` (``{'model': ..., 'args': ...}``)
+and Swin-Transformer's ``save_checkpoint`` (``{'model': ..., 'config': CfgNode}``; the layout of
+timm 0.6.12, which downsamples at the end of a stage). Every file passes through the
+architecture's own timm filter function, so a layout timm has renamed since loads as timm
+itself would load it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
+from gibench.errors import GibenchError
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ImageOp,
     center_crop,
-    center_crop_batch,
     hflip,
     random_crop,
     resize,
-    resize_batch,
     resize_center_crop,
+    resize_shorter,
     to_uint8_tensor,
 )
 from gibench_baselines.weights import download_or_explain, load_backbone
@@ -192,51 +202,122 @@ def timm_train_transform(input_size: int, policy: str, erase_prob: float,
 
 
 def timm_eval_transform(input_size: int, crop_pct: float):
-    """Resize the shorter side to ``input_size / crop_pct`` (bicubic), centre crop."""
-    scale_size = int(math.floor(input_size / crop_pct))
+    """Resize the shorter side to ``floor(input_size / crop_pct)`` (bicubic), centre crop.
 
-    def target(width: int, height: int) -> tuple[int, int]:
-        if width < height:
-            return scale_size, max(1, int(round(height * scale_size / width)))
-        return max(1, int(round(width * scale_size / height))), scale_size
-
+    What every one of the authors' evaluations does for a square input: timm 0.6.12's and
+    1.0.31's ``transforms_imagenet_eval`` (``scale_size = math.floor(img_size / crop_pct)``,
+    then torchvision's ``Resize(scale_size)`` — timm's ``ResizeKeepRatio`` serves non-square
+    targets or ``crop_mode='border'`` only), DeiT's ``build_transform``
+    (``Resize(int(input_size / eval_crop_ratio), interpolation=3)``) and Swin-Transformer's
+    (``Resize(int(256 / 224 * IMG_SIZE))``). torchvision truncates the longer side
+    (``int(size * long / short)``): 500×332, ImageNet's typical shape, becomes 385×256, not
+    the rounded 386×256. The batched form computes the same size from the batch's shape.
+    """
+    resize_op = resize_shorter(math.floor(input_size / crop_pct), Image.Resampling.BICUBIC)
     crop = center_crop(input_size)
 
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
-        img = img.convert("RGB").resize(target(*img.size), Image.Resampling.BICUBIC)
-        return to_uint8_tensor(crop(img, rng))
+        return to_uint8_tensor(crop(resize_op(img.convert("RGB"), rng), rng))
 
     def batch(x: torch.Tensor) -> torch.Tensor:
-        width, height = target(x.shape[-1], x.shape[-2])
-        x = resize_batch(x, (height, width), Image.Resampling.BICUBIC)
-        return center_crop_batch(x, input_size)
+        return crop.batch(resize_op.batch(x))  # type: ignore[attr-defined]
 
     transform.batch = batch  # type: ignore[attr-defined]
     return transform
 
 
-def convert_timm_checkpoint(obj, head: str) -> dict[str, torch.Tensor]:
-    """Our ``model.pt``, or a timm training checkpoint (``{'state_dict': ..., 'epoch': ...}``,
-    ``state_dict_ema``, ``module.`` prefixes) with a two-class head, as GenImage trains them
-    (``--num-classes 2`` over an ImageFolder of ``ai``/``nature``, so class 0 is fake): the
-    head becomes the single logit ``W[0] - W[1]``, ``b[0] - b[1]``."""
+def _eval_description(crop_pct: float, input_size: int = 224) -> str:
+    return (f"eval: resize {math.floor(input_size / crop_pct)} bicubic (crop_pct {crop_pct:g}), "
+            f"centre crop {input_size}")
+
+
+def _make_eval(crop_pct: float):
+    """``Preprocess.make_eval``: timm's evaluation transform, or at a reduced scale (a
+    ``load_size``) resize to it and take the centre crop (see the module doc)."""
+
+    def make_eval(input_size: int, load_size: int | None):
+        if load_size:
+            return resize_center_crop(input_size, load_size)
+        return timm_eval_transform(input_size, crop_pct)
+
+    return make_eval
+
+
+#: The class index of fake images in the two-class heads of GenImage's timm-trained baselines.
+#: All three trainings label by sorted folder name over GenImage's ``ai``/``nature``, so
+#: ``ai`` = 0: timm 0.6.12's ``train.py`` (``create_dataset`` → ``ParserImageFolder``:
+#: ``sorted_labels = list(sorted(unique_labels, key=natural_key))``), DeiT's and
+#: Swin-Transformer's ``build_dataset`` (``datasets.ImageFolder(root, ...)``, whose
+#: ``find_classes`` sorts the folder names). ``--fake-class 1`` overrides it.
+FAKE_INDEX = 0
+
+
+def reference_model(arch: str, **kwargs) -> nn.Module:
+    """A timm architecture on the meta device (shapes only, no memory, no initialisation
+    cost): what a timm checkpoint filter reads to know the target layout."""
+    import timm
+
+    with torch.device("meta"):
+        return timm.create_model(arch, pretrained=False, **kwargs)
+
+
+def convert_timm_checkpoint(obj: Mapping[str, Any], head: str, fake_index: int = FAKE_INDEX,
+                            checkpoint_filter: Callable[[dict], dict] | None = None,
+                            head_classes: int = 2) -> dict[str, torch.Tensor]:
+    """A timm-trained baseline's checkpoint as our one-logit state dict.
+
+    ``obj``: our ``model.pt``, or a training checkpoint — timm's ``{'state_dict': ...}`` (and
+    ``state_dict_ema``), DeiT's and Swin-Transformer's ``{'model': ...}`` — with or without
+    DataParallel's ``module.`` prefixes. ``checkpoint_filter`` is the architecture's timm
+    filter (e.g. Swin's, which maps timm 0.6.12's and the Swin authors' layout to today's).
+
+    A classifier head becomes the single logit ``W[f] - W[r]``, ``b[f] - b[r]`` with ``f =
+    fake_index``, ``r = 1 - f``: ``sigmoid`` of it is the two-class softmax's "fake"
+    probability. ``head_classes`` is the head's size in the authors' training: 2 for timm's
+    ``train.py --num-classes 2``; 1000 for DeiT's and Swin-Transformer's code, which keep
+    ImageNet's head (their ``build_dataset`` returns ``nb_classes = 1000`` for an
+    ImageFolder, which GenImage's two folders fill with labels 0 and 1 only). Of such a head
+    rows 0 and 1 are the trained classes and the logit is the softmax restricted to them: the
+    authors' top-1 decision whenever one of the two has the highest score, as training drives
+    the 998 unused rows down. Two-row heads are always read; any other size is left for the
+    strict load to refuse. A one-logit head is kept as it is.
+    """
     from gibench_baselines.weights import strip_prefixes, two_class_to_logit
 
+    if fake_index not in (0, 1):
+        raise ValueError(f"fake_index {fake_index}: a two-class head's fake class is 0 or 1")
     for key in ("state_dict", "model", "state_dict_ema"):
-        if key in obj and isinstance(obj[key], dict):
+        if key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]
             break
     state = strip_prefixes(obj, ("module.",))
-    return two_class_to_logit(state, f"{head}.weight", f"{head}.bias", fake_index=0)
+    if checkpoint_filter is not None:
+        try:
+            state = checkpoint_filter(state)
+        except (RuntimeError, ValueError, KeyError, AttributeError, AssertionError) as exc:
+            raise GibenchError(f"the checkpoint does not fit this architecture (timm's "
+                               f"checkpoint filter failed: {type(exc).__name__}: {exc})") from exc
+    weight, bias = f"{head}.weight", f"{head}.bias"
+    if head_classes > 2 and weight in state and state[weight].shape[0] == head_classes:
+        state[weight] = state[weight][:2]
+        if bias in state:
+            state[bias] = state[bias][:2]
+    return two_class_to_logit(state, weight, bias, fake_index=fake_index)
 
 
 def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
                   erase_prob: float, crop_pct: float, recipe, aliases: tuple[str, ...],
-                  description: str, mini_notes: str, arch_kwargs=None):
+                  description: str, mini_notes: str, arch_kwargs=None,
+                  checkpoint_filter: Callable[[dict], dict] | None = None,
+                  head_classes: int = 2):
     """A :class:`DetectorSpec` for a timm-trained GenImage baseline.
 
     ``arch_kwargs(input_size)`` gives timm constructor arguments for an input size (e.g. the
     ViTs' ``img_size``, Swin's window); ``None`` builds at the architecture's own size.
+    ``checkpoint_filter(state)`` applies the architecture's timm filter function (``None``:
+    timm has none for it, its layout never changed); ``head_classes`` the classifier's size in
+    the authors' training (see :func:`convert_timm_checkpoint`). The converter takes
+    ``fake_index`` (``--fake-class``), :data:`FAKE_INDEX` by default.
     """
     from gibench.specs import DetectorSpec, Preprocess
 
@@ -247,23 +328,33 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
     def make_train(input_size: int, load_size: int | None):
         return timm_train_transform(input_size, policy, erase_prob, load_size)
 
-    def make_eval(input_size: int, load_size: int | None):
-        if load_size:
-            return resize_center_crop(input_size, load_size)
-        return timm_eval_transform(input_size, crop_pct)
+    def convert(obj: Mapping[str, Any], fake_index: int = FAKE_INDEX) -> dict[str, torch.Tensor]:
+        return convert_timm_checkpoint(obj, head, fake_index, checkpoint_filter, head_classes)
 
     return DetectorSpec(
         name=name, paper=paper, build=build,
         preprocess=Preprocess(
             input_size=224, load_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-            make_train=make_train, make_eval=make_eval,
+            make_train=make_train, make_eval=_make_eval(crop_pct),
             description=f"train: RandomResizedCrop 224 (0.08-1), flip, RandAugment {policy}, "
-                        f"random erasing p {erase_prob} (pixel); eval: resize "
-                        f"{int(224 / crop_pct)} bicubic, centre crop 224"),
+                        f"random erasing p {erase_prob} (pixel); {_eval_description(crop_pct)}"),
         recipe=recipe,
-        convert_state_dict=lambda obj: convert_timm_checkpoint(obj, head),
+        convert_state_dict=convert,
         aliases=aliases, description=description,
         mini_notes=f"{mini_notes}; resize 72, random 64 crop instead of RandomResizedCrop "
                    "(which rescales 0.9-3.2x at this size), flip, RandAugment, erasing; eval "
                    "resize 72, centre crop 64",
     )
+
+
+def with_eval_crop_pct(spec, crop_pct: float, name: str, why: str):
+    """``spec`` evaluated at another ``crop_pct``, under its own ``name`` so that its results
+    never share a board with the original's; training, architecture and checkpoints are the
+    same (the mini scale, which never uses ``crop_pct``, too). ``why`` joins the description.
+    """
+    train_part = spec.preprocess.description.split("; eval:")[0]
+    preprocess = dataclasses.replace(
+        spec.preprocess, make_eval=_make_eval(crop_pct),
+        description=f"{train_part}; {_eval_description(crop_pct)}")
+    return dataclasses.replace(spec, name=name, aliases=(), preprocess=preprocess,
+                               description=f"{spec.description}, {why}")

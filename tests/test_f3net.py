@@ -575,3 +575,23 @@ def test_recipe_is_the_repositorys():
     assert r.optimizer == "adam" and r.lr == 2e-4 and r.betas == (0.9, 0.999)
     assert r.weight_decay == 0.0 and r.schedule == "constant"
     assert r.batch_size == 12 and r.epochs == 5  # train.py's max_epoch since 98b0bf2
+
+
+def test_f3net_inputs_are_torchvisions_to_the_bit():
+    """The original feeds ``ToTensor()(img) * 2 - 1``; the engine's normaliser gives F3Net the
+    same float32 values bit for bit (the other order differs by an ulp on some pixels, which
+    moved P by up to 0.016 on flat windows)."""
+    import torchvision.transforms.functional as TF
+
+    from gibench.engine.device import Normalizer
+    from gibench.plugins import build_registry
+
+    pre = build_registry().detector("f3net").preprocess
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, size=(40, 36, 3), dtype=np.uint8)
+    theirs = TF.to_tensor(Image.fromarray(arr)) * 2 - 1
+    u = torch.from_numpy(arr.transpose(2, 0, 1).copy())[None]
+    ours = Normalizer.of(pre, torch.device("cpu"))(u)[0]
+    assert torch.equal(ours, theirs)
+    other = Normalizer(pre.mean, pre.std, torch.device("cpu"))(u)[0]
+    assert not torch.equal(other, theirs)  # the (u − 127.5) / 127.5 order is not

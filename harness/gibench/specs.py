@@ -109,6 +109,11 @@ class Preprocess:
     #: whether the model takes inputs of any size (global pooling, no fixed-size layers): then
     #: ``--eval-transform native`` evaluates images at their own resolution
     any_size: bool = False
+    #: normalise as torchvision's ``ToTensor`` + ``Normalize`` do, ``(u / 255 − mean) / std``,
+    #: rather than ``(u − 255·mean) / (255·std)`` (see :class:`gibench.engine.device.Normalizer`):
+    #: for detectors whose authors' inputs came from torchvision and whose model is sensitive to
+    #: their last bit
+    unit_first: bool = False
 
 
 @dataclass(frozen=True)

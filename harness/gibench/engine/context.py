@@ -163,7 +163,7 @@ class RunContext:
         self.eval_transform = (self.selection_transform if self.eval_policy == DEFAULT_POLICY
                                else policy_transform(self.eval_policy, pre, self.input_size,
                                                      self.load_size, repr(self.spec.name)))
-        self.normalizer = Normalizer(pre.mean, pre.std, self.device)
+        self.normalizer = Normalizer.of(pre, self.device)
         recipe = self.spec.recipe
         self.batch_size = config.batch_size or recipe.batch_size
         self.epochs = config.epochs if config.epochs is not None else self.budget.epochs

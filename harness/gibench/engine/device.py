@@ -73,14 +73,33 @@ def autocast(device: torch.device, precision: str | None = None
 
 
 class Normalizer:
-    """uint8 batch on the device → float, scaled to [0, 1], standardised, channels_last."""
+    """uint8 batch on the device → float, scaled to [0, 1], standardised, channels_last.
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device):
-        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255.0
-        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255.0
+    Two orders of the same arithmetic, one float32 rounding apart on some pixels: ``(u − 255·m)
+    / (255·s)`` (timm's prefetcher; exact for raw 0..255 inputs such as GramNet's), or with
+    ``unit_first`` ``(u / 255 − m) / s``, torchvision's ``ToTensor`` + ``Normalize`` — bit for bit
+    the inputs of authors' code written with them. A detector chooses with
+    ``Preprocess.unit_first`` (:meth:`of`); the rounding matters where a model takes logarithms
+    of near-zero values (F3Net's LFS head on flat windows)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device,
+                 unit_first: bool = False):
+        self.unit_first = unit_first
+        scale = 1.0 if unit_first else 255.0
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * scale
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * scale
+
+    @classmethod
+    def of(cls, preprocess, device: torch.device) -> Normalizer:
+        """The normaliser a detector's :class:`~gibench.specs.Preprocess` asks for."""
+        return cls(preprocess.mean, preprocess.std, device,
+                   getattr(preprocess, "unit_first", False))
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.float() - self.mean) / self.std
+        x = images.float()
+        if self.unit_first:
+            x = x.div(255.0)
+        x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last)
 
 

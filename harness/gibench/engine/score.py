@@ -85,7 +85,7 @@ def score(detector: str, weights: str | Path, paths: list[str | Path], *,
     dev = resolve_device(device)
     model = load_detector(spec, weights, size, dev, fake_class=fake_class)
     scores = predict(model, index, spec.preprocess.make_eval(size, load_size),
-                     normalizer=Normalizer(spec.preprocess.mean, spec.preprocess.std, dev),
+                     normalizer=Normalizer.of(spec.preprocess, dev),
                      device=dev, batch_size=batch_size or spec.recipe.batch_size * 2,
                      workers=default_workers() if workers is None else workers,
                      skip_bad=skip_bad_images, desc="score", progress=progress)

@@ -486,6 +486,9 @@ SPEC = DetectorSpec(
         make_train=make_train, make_eval=make_eval,
         description="resize the whole image to 299×299 (bicubic), no crop; train: horizontal "
                     "flip (p = 0.5); eval: no flip; mean = std = 0.5 (pixels in [-1, 1])",
+        # ToTensor then ×2 − 1 in the original: the same bits as (u/255 − 0.5)/0.5; the other
+        # order moved P by up to 0.016 on flat windows, where LFS takes log10 of ~1e-6
+        unit_first=True,
     ),
     recipe=Recipe(optimizer="adam", lr=2e-4, betas=(0.9, 0.999), weight_decay=0.0, epochs=5,
                   batch_size=12, schedule="constant",

@@ -314,6 +314,12 @@ def test_autogan_checkpoint_converts_to_the_equivalent_logit(tmp_path, prefix):
     # probabilities away from 0.5 (so class 0 and class 1 differ) and from 0 and 1
     assert ((p_theirs[:, 0] - 0.5).abs() > 0.05).all() and ((p_theirs - 0.5).abs() < 0.49).all()
     torch.testing.assert_close(p_ours, p_theirs[:, 0], rtol=0, atol=1e-5)
+    # --fake-class 1 reads their class 1
+    other = spec.build().eval()
+    load_state_into(other, spec.convert_state_dict(load_checkpoint(path), fake_index=1), "x")
+    with torch.no_grad():
+        torch.testing.assert_close(torch.sigmoid(other(rgb)).reshape(-1), p_theirs[:, 1],
+                                   rtol=0, atol=1e-5)
 
     # without the BGR → RGB flip of conv1 the scores differ: the flip is needed
     unflipped = spec.build().eval()

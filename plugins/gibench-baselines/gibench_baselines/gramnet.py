@@ -199,16 +199,24 @@ def build(pretrained: str | Path | None = None, input_size: int = INPUT_SIZE) ->
     return model
 
 
-def convert_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+def convert_state_dict(obj: Mapping[str, Any], fake_index: int = FAKE_INDEX
+                       ) -> dict[str, torch.Tensor]:
     """Our ``model.pt``, or a state dict of the original ``resnet18_gram.ResNet`` (two-class
-    ``fcnewr``, fake = class 0), bare or wrapped, with or without ``module.``."""
+    ``fcnewr``), bare or wrapped, with or without ``module.``.
+
+    ``fake_index`` (``--fake-class``): the class of fakes in the original head, 0 by default —
+    the authors' ``main.py`` labels their generated images 0 and the real CelebA ones 1, and
+    ``demo.py`` scores generated sets with ``gt = 0`` (measured side by side: |ΔP| ≤ 8.2e-7
+    through each side's preprocessing). A one-logit head (ours) ignores it."""
+    if fake_index not in (0, 1):
+        raise ValueError(f"fake_index must be 0 or 1, not {fake_index!r}")
     state = obj
     for key in ("state_dict", "model", "net"):
         if isinstance(state.get(key), Mapping):
             state = state[key]
             break
     state = strip_prefixes(state, ("module.",))
-    return two_class_to_logit(state, "fcnewr.3.weight", "fcnewr.3.bias", fake_index=FAKE_INDEX)
+    return two_class_to_logit(state, "fcnewr.3.weight", "fcnewr.3.bias", fake_index=fake_index)
 
 
 def random_rescale(low: int, high: int) -> ImageOp:

@@ -73,7 +73,7 @@ from torch import nn
 from gibench.hookspecs import hookimpl
 from gibench.specs import DetectorSpec, Preprocess, Recipe
 from gibench_baselines.transforms import center_crop, compose, cv2_resize, random_crop
-from gibench_baselines.weights import strip_prefixes, torchvision_resnet
+from gibench_baselines.weights import strip_prefixes, torchvision_resnet, two_class_to_logit
 
 NAME = "spec"
 
@@ -192,21 +192,22 @@ def _unwrap(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj
 
 
-def convert_state_dict(obj: Mapping[str, Any], bgr: bool = True) -> dict[str, torch.Tensor]:
+def convert_state_dict(obj: Mapping[str, Any], bgr: bool = True,
+                       fake_index: int = 0) -> dict[str, torch.Tensor]:
     """Our ``model.pt`` / ``last.pt``, or AutoGAN's ``{'epoch', 'state_dict'}`` checkpoint.
 
-    AutoGAN's bare ResNet-34 keys get our ``backbone.`` prefix; its two-class ``fc`` (real = 1,
-    fake = 0) becomes the logit ``W[0] - W[1]``, ``b[0] - b[1]``; and, with ``bgr`` (their cv2
-    loader), ``conv1``'s input channels are reversed to RGB.
+    AutoGAN's bare ResNet-34 keys get our ``backbone.`` prefix; its two-class ``fc`` becomes
+    the logit of class ``fake_index`` against the other (``--fake-class``; 0 by default: AutoGAN
+    labels fakes 0 and reals 1); and, with ``bgr`` (their cv2 loader), ``conv1``'s input
+    channels are reversed to RGB.
     """
+    if fake_index not in (0, 1):
+        raise ValueError(f"fake_index must be 0 or 1, not {fake_index!r}")
     state = strip_prefixes(_unwrap(obj), ("module.",))
     if any(key.startswith("backbone.") for key in state):
         return dict(state)
-    out = {f"backbone.{key}": value for key, value in state.items()}
-    weight, bias = out.get("backbone.fc.weight"), out.get("backbone.fc.bias")
-    if weight is not None and bias is not None and weight.shape[0] == 2:
-        out["backbone.fc.weight"] = (weight[0] - weight[1]).unsqueeze(0)
-        out["backbone.fc.bias"] = (bias[0] - bias[1]).reshape(1)
+    out = two_class_to_logit({f"backbone.{key}": value for key, value in state.items()},
+                             "backbone.fc.weight", "backbone.fc.bias", fake_index=fake_index)
     conv1 = out.get("backbone.conv1.weight")
     if bgr and conv1 is not None and conv1.shape[1] == 3:
         out["backbone.conv1.weight"] = conv1.flip(1)

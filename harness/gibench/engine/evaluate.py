@@ -1,8 +1,9 @@
 """Scoring an index of images with a model: the evaluation half of the data flow.
 
 Workers decode and preprocess to uint8; batches travel pinned and non-blocking to the device,
-where normalisation, the model (AMP on CUDA, channels_last, inference mode) and the logits stay
-until the whole index is scored — no ``.item()`` per batch.
+where normalisation, the model (channels_last, inference mode; in fp32 by default, bf16/fp16
+autocast on CUDA with ``precision``) and the logits stay until the whole index is scored — no
+``.item()`` per batch.
 
 With degradations (:func:`predict_settings`), workers decode only: images travel at their native
 resolution, stacked by size; on the device each size group is degraded (batched) under every

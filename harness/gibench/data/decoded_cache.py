@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 from gibench.data.images import BadImageError
 from gibench.data.layout import ImageIndex
 from gibench.errors import GibenchError
-from gibench.outputs import atomic_write_json, atomic_write_text
+from gibench.outputs import atomic_write_json
 
 CACHE_VERSION = 1
 #: the probe images' sizes (height, width): odd, of different aspect ratios
@@ -135,11 +135,9 @@ class DecodedCache:
         if existing != size:
             with open(self.data_path, "wb") as fh:
                 fh.truncate(size)
-        atomic_write_json(self.manifest_path, {**{k: v for k, v in made_of.items()
-                                                   if k != "files"},
-                                               "n": len(index), "subset": index.subset,
-                                               "split": index.split,
-                                               "bad": {str(k): v for k, v in self.bad.items()}})
+        #: what the key was made of (less the file list), written with the bad files by close()
+        self._manifest = {**{k: v for k, v in made_of.items() if k != "files"},
+                          "n": len(index), "subset": index.subset, "split": index.split}
         self._fd: int | None = None
 
     # -- reading (any process) -------------------------------------------------------------
@@ -195,9 +193,8 @@ class DecodedCache:
         tmp = self.done_path.with_suffix(".tmp.npy")
         np.save(tmp, self.done)
         os.replace(tmp, self.done_path)
-        manifest = json.loads(self.manifest_path.read_text())
-        manifest["bad"] = {str(k): v for k, v in self.bad.items()}
-        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=1))
+        atomic_write_json(self.manifest_path,
+                          {**self._manifest, "bad": {str(k): v for k, v in self.bad.items()}})
 
     def record(self) -> dict[str, Any]:
         """What ``run.json`` says of this cache."""

@@ -119,7 +119,7 @@ def eval_transform(policy: str, preprocess, input_size: int, load_size: int | No
     if policy == "authors":
         return preprocess.make_eval(input_size, load_size)
     if policy == "native":
-        if not getattr(preprocess, "any_size", False):
+        if not preprocess.any_size:
             raise GibenchError(f"--eval-transform native: {detector} needs inputs of "
                                f"{input_size}×{input_size} (its model does not take any size); "
                                "choose authors, resize, crop or multicrop")

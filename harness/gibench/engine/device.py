@@ -93,7 +93,7 @@ class Normalizer:
     def of(cls, preprocess, device: torch.device) -> Normalizer:
         """The normaliser a detector's :class:`~gibench.specs.Preprocess` asks for."""
         return cls(preprocess.mean, preprocess.std, device,
-                   getattr(preprocess, "unit_first", False))
+                   preprocess.unit_first)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float()

@@ -56,9 +56,10 @@ def _pad_to(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.pad(x, (0, max(0, size - width), 0, max(0, size - height)))
 
 
-def _crop_at(x: torch.Tensor, size: int, fy: float, fx: float) -> torch.Tensor:
-    """The ``size`` crop of a padded tensor, placed at fractions (fy, fx) of the free room
-    (torchvision's rounding for the centre)."""
+def crop_at(x: torch.Tensor, size: int, fy: float, fx: float) -> torch.Tensor:
+    """The ``size``×``size`` crop of ``x`` (``(..., H, W)``, zero-padded bottom/right first when
+    smaller), placed at fractions (fy, fx) of the free room (torchvision's rounding for the
+    centre, 0.5, 0.5). Plugins' batched centre crops call it too."""
     x = _pad_to(x, size)
     height, width = x.shape[-2:]
     top, left = int(round((height - size) * fy)), int(round((width - size) * fx))
@@ -85,7 +86,7 @@ def _resize(size: int) -> Callable:
 
 def _crops(size: int, places: tuple[tuple[float, float], ...]) -> Callable:
     def batch(x: torch.Tensor) -> torch.Tensor:
-        crops = [_crop_at(x, size, fy, fx) for fy, fx in places]
+        crops = [crop_at(x, size, fy, fx) for fy, fx in places]
         return crops[0] if len(crops) == 1 else torch.stack(crops, dim=1)
 
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gibench.data.eval_policy import crop_at
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -61,13 +63,9 @@ def resize_batch(x: torch.Tensor, size: tuple[int, int],
 
 
 def center_crop_batch(x: torch.Tensor, size: int) -> torch.Tensor:
-    """The centre crop of :func:`center_crop` on a batch (zero-padded bottom/right first)."""
-    height, width = x.shape[-2:]
-    if height < size or width < size:
-        x = torch.nn.functional.pad(x, (0, max(0, size - width), 0, max(0, size - height)))
-        height, width = x.shape[-2:]
-    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
-    return x[..., top:top + size, left:left + size]
+    """The centre crop of :func:`center_crop` on a batch (zero-padded bottom/right first): the
+    core's :func:`gibench.data.eval_policy.crop_at` at the centre."""
+    return crop_at(x, size, 0.5, 0.5)
 
 
 def to_uint8_tensor(img: Image.Image) -> torch.Tensor:

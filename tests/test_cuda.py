@@ -106,7 +106,7 @@ def test_cuda_evaluation_agrees_with_the_cpu(toy_root, tmp_path, cpu_weights, pr
 
 def test_degraded_evaluation_on_cuda_agrees_with_the_cpu(toy_root, cpu_weights):
     from gibench.data.layout import index_split
-    from gibench.engine.context import load_detector
+    from gibench.engine.models import load_detector
 
     registry = build_registry()
     spec = registry.detector("tinynet")

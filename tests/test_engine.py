@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import gibench
-from gibench.engine.context import RESULT_COLUMNS
+from gibench.engine.results import RESULT_COLUMNS
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics
 from gibench.plugins import UnknownNameError
@@ -254,7 +254,7 @@ def test_fake_class_reaches_converters_that_take_it_and_is_refused_by_the_others
         toy_plugin, toy_root, tmp_path):
     from types import SimpleNamespace
 
-    from gibench.engine.context import convert_checkpoint
+    from gibench.engine.models import convert_checkpoint
 
     seen = []
     two_class = SimpleNamespace(name="two", convert_state_dict=lambda obj, fake_index=1: (

@@ -374,7 +374,7 @@ def test_two_class_head_in_the_original_layout_follows_fake_class(source_state, 
                                                                   fake_class):
     # yyk-wew/F3Net with num_classes=2, saved as its trainer saves (DataParallel state dict);
     # loaded as `--weights FILE [--fake-class K]` loads it
-    from gibench.engine.context import load_detector
+    from gibench.engine.models import load_detector
 
     original = _to_original(source_state, two_class=True)
     path = tmp_path / "f3net_two_class.pth"

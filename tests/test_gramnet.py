@@ -242,7 +242,7 @@ def test_original_layout_converts_to_the_fake_probability(tmp_path):
     torch.testing.assert_close(ours, their_logp[:, 0].exp(), rtol=1e-5, atol=1e-6)
     assert not torch.allclose(ours, their_logp[:, 1].exp(), atol=1e-3)
     # --fake-class 1 reads the other class, through the engine's loader
-    from gibench.engine.context import load_detector
+    from gibench.engine.models import load_detector
 
     flipped = load_detector(SPEC, path, 64, torch.device("cpu"), fake_class=1)
     with torch.no_grad():

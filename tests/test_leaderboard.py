@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import gibench
 from gibench.cli import main
-from gibench.engine.context import RESULT_COLUMNS
+from gibench.engine.results import RESULT_COLUMNS
 from gibench.errors import GibenchError
 from gibench.leaderboard.board import read_board, write_board
 from gibench.leaderboard.check import check_root

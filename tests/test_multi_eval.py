@@ -23,7 +23,7 @@ from skimage import data as skdata
 import gibench
 import gibench.builtin.suites as suites_module
 import gibench.data.dataset as dataset_module
-import gibench.engine.context as context_module
+import gibench.engine.evaluation as evaluation_module
 from gibench.cli import main
 from gibench.data.layout import index_folder
 from gibench.engine.device import Normalizer
@@ -217,8 +217,8 @@ def _one_at_a_time(ctx) -> None:
     for train_subset in ["toy-a", "toy-b", "toy-c"]:
         trained = ctx.model_for(train_subset)
         for subset in ctx.test_subsets:
-            if ctx.settings:
-                ctx.evaluate_settings(trained, subset, [CLEAN, *ctx.settings])
+            if ctx.degradations:
+                ctx.evaluate_settings(trained, subset, [CLEAN, *ctx.degradations])
             else:
                 ctx.evaluate(trained, subset)
         ctx.release(train_subset)
@@ -289,8 +289,8 @@ def test_interrupted_matrix_resumes_scoring_only_the_missing_models_in_one_pass(
     gibench.run("tinynet", "matrix", data_root=toy3, out=reference, **OPTS)
 
     calls: list[tuple[str, int]] = []
-    real = context_module.predict_many
-    monkeypatch.setattr(context_module, "predict_many", _passes(real, calls, stop_at="toy-c"))
+    real = evaluation_module.predict_many
+    monkeypatch.setattr(evaluation_module, "predict_many", _passes(real, calls, stop_at="toy-c"))
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         gibench.run("tinynet", "matrix", data_root=toy3, out=run_dir, **OPTS)
@@ -303,7 +303,7 @@ def test_interrupted_matrix_resumes_scoring_only_the_missing_models_in_one_pass(
             path.unlink()
 
     calls.clear()
-    monkeypatch.setattr(context_module, "predict_many", _passes(real, calls))
+    monkeypatch.setattr(evaluation_module, "predict_many", _passes(real, calls))
     gibench.resume(run_dir)
     assert calls == [("toy-b", 2), ("toy-c", 3)]  # trainings and the rest read back
     assert json.loads((run_dir / "run.json").read_text())["status"] == "complete"
@@ -382,8 +382,8 @@ def test_an_interrupted_shared_eval_resumes_all_its_runs_in_one_pass(toy3, tmp_p
     assert len(references) == 3
 
     calls: list[tuple[str, int]] = []
-    real = context_module.predict_many
-    monkeypatch.setattr(context_module, "predict_many", _passes(real, calls, stop_at="toy-b"))
+    real = evaluation_module.predict_many
+    monkeypatch.setattr(evaluation_module, "predict_many", _passes(real, calls, stop_at="toy-b"))
     with pytest.raises(KeyboardInterrupt):
         evaluate_many(models, out=tmp_path / "run", **kw)
     names = shared_run_names([("tinynet", w) for w in weights])
@@ -391,7 +391,7 @@ def test_an_interrupted_shared_eval_resumes_all_its_runs_in_one_pass(toy3, tmp_p
     for d in dirs:
         assert json.loads((d / "run.json").read_text())["status"] == "interrupted"
     calls.clear()
-    monkeypatch.setattr(context_module, "predict_many", _passes(real, calls))
+    monkeypatch.setattr(evaluation_module, "predict_many", _passes(real, calls))
     results = gibench.resume(dirs[1])  # one of them: the whole pass goes on
     assert calls == [("toy-b", 3), ("toy-c", 3)]
     pd.testing.assert_frame_equal(results, references[1])

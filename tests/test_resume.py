@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import gibench
-import gibench.engine.context as context_module
+import gibench.engine.evaluation as evaluation_module
 from gibench.cli import main
 from gibench.errors import GibenchError
 
@@ -36,7 +36,7 @@ def test_interrupted_evaluation_resumes_without_redoing_finished_work(
     reference = tmp_path / "reference"
     gibench.run("tinynet", "cross-generator", data_root=toy_root, out=reference, **OPTS)
 
-    real_predict = context_module.predict
+    real_predict = evaluation_module.predict
     calls = []
 
     def interrupted(*args, **kwargs):  # Ctrl-C while the second test subset is evaluated
@@ -45,7 +45,7 @@ def test_interrupted_evaluation_resumes_without_redoing_finished_work(
             raise KeyboardInterrupt
         return real_predict(*args, **kwargs)
 
-    monkeypatch.setattr(context_module, "predict", interrupted)
+    monkeypatch.setattr(evaluation_module, "predict", interrupted)
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         gibench.run("tinynet", "cross-generator", data_root=toy_root, out=run_dir, **OPTS)
@@ -56,9 +56,9 @@ def test_interrupted_evaluation_resumes_without_redoing_finished_work(
     assert (run_dir / "train" / "toy-a" / "training.json").is_file()
 
     calls.clear()
-    monkeypatch.setattr(context_module, "predict", real_predict)
+    monkeypatch.setattr(evaluation_module, "predict", real_predict)
     counted = []
-    monkeypatch.setattr(context_module, "predict",
+    monkeypatch.setattr(evaluation_module, "predict",
                         lambda *a, **k: counted.append(a[1].subset) or real_predict(*a, **k))
     gibench.resume(run_dir)
     assert counted == ["toy-b"]  # training and toy-a were read back, not redone

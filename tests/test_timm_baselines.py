@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gibench.engine.context import load_detector
+from gibench.engine.models import load_detector
 from gibench.errors import GibenchError
 from gibench.outputs import load_state_into
 from gibench.plugins import get_registry

@@ -6,13 +6,16 @@ plain, frozen data plus a few callables; the core never dispatches on a plugin's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    import pandas as pd
     import torch
     from PIL import Image
+
+    from gibench.suite import SuiteContext
 
 #: Label of a generated (``ai``) image: the positive class.
 FAKE = 1
@@ -168,16 +171,18 @@ class DegradationSpec:
 class SuiteSpec:
     """A protocol: which models to train and which evaluations to run, and how to tabulate them.
 
-    ``run(ctx)`` receives a :class:`gibench.engine.context.RunContext`, which trains or loads
-    models and evaluates them, and returns nothing (results are collected by the context).
-    ``render(results, subsets)`` turns the suite's results DataFrame into Markdown; ``subsets``
-    are the registry's subset specs (for display names and the column order).
+    ``run(ctx)`` receives a :class:`gibench.suite.SuiteContext` — the documented suite API:
+    subsets, models trained or loaded, evaluations, result rows, extra files — and returns
+    nothing (the evaluations it asks for are recorded by the engine).
+    ``render(results, subsets)`` turns the suite's results DataFrame (``results.csv``) into
+    Markdown; ``subsets`` are the registry's subset specs (for display names and the column
+    order).
     """
 
     name: str
     description: str
-    run: Callable[[Any], None]
-    render: Callable[[Any, Any], str]
+    run: Callable[[SuiteContext], None]
+    render: Callable[[pd.DataFrame, Sequence[SubsetSpec]], str]
     needs_training: bool = True
     aliases: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from gibench.data.layout import class_fraction, class_keys
+from gibench.errors import GibenchError
 from gibench.hookspecs import hookimpl
-from gibench.outputs import atomic_write_csv
 from gibench.specs import SubsetSpec, SuiteSpec
+from gibench.suite import SuiteContext
 from gibench.tables import detail_table, pivot_table
 
 #: The fractions each axis trains on (1.0, shared by both axes, is trained once).
@@ -31,38 +32,34 @@ def tag_for(train_subset: str, axis: str, fraction: float) -> str:
     return train_subset if fraction == 1.0 else f"{train_subset}@{axis}={fraction:g}"
 
 
-def _run(ctx) -> None:
-    if ctx.config.weights is not None:
-        from gibench.errors import GibenchError
-
+def _run(ctx: SuiteContext) -> None:
+    if ctx.weights_given:
         raise GibenchError("suite 'data-scale' trains its models: it cannot use --weights")
     train_subset = ctx.train_subset
-    tests = ctx.test_subsets if ctx.config.test_subsets else [train_subset]
+    tests = ctx.requested_test_subsets or [train_subset]
     ctx.check_available([train_subset, *tests])
-    full = ctx.index(train_subset, "train")
+    full = ctx.train_index(train_subset)
     rows = []
     for axis in AXES:
         for fraction in FRACTIONS:
-            part = class_fraction(full, axis, fraction, ctx.config.seed)
+            part = class_fraction(full, axis, fraction, ctx.seed)
             tag = tag_for(train_subset, axis, fraction)
             trained = ctx.model_for(train_subset, index=part, tag=tag)
             for subset in tests:
-                row = next((r for r in ctx.rows if r["train_subset"] == tag
-                            and r["test_subset"] == subset), None)
-                if row is None:
-                    row = ctx.evaluate(trained, subset)
+                done = ctx.rows(train_subset=tag, test_subset=subset)
+                row = done[0] if done else ctx.evaluate(trained, subset)
                 rows.append({"axis": axis, "fraction": fraction,
                              "n_classes": len(np.unique(class_keys(part))),
                              "n_images": len(part), **row})
             if fraction != 1.0:  # the whole subset's model serves both axes
                 ctx.release(tag)
     curves = pd.DataFrame(rows)
-    atomic_write_csv(ctx.run_dir / "data-scale.csv", curves)
-    plot_data_scale(curves, ctx.run_dir / "data-scale.png")
+    ctx.write_csv("data-scale.csv", curves)
+    ctx.write_file("data-scale.png", lambda path: plot_data_scale(curves, path))
 
 
 def plot_data_scale(curves: pd.DataFrame, path: Path) -> None:
-    """Accuracy against training images, one line per axis and test subset (PNG, atomic)."""
+    """Accuracy against training images, one line per axis and test subset (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,10 +79,8 @@ def plot_data_scale(curves: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize="small")
     detector = curves["detector"].iloc[0] if len(curves) else ""
     fig.suptitle(f"Data scale: {detector}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=110)
+    fig.savefig(path, format="png", dpi=110)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _render(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:

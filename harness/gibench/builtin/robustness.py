@@ -8,7 +8,7 @@
   writes ``robustness.csv`` and one PNG per degradation (accuracy and AUC against strength).
 
 Both decode each file once: every setting runs from the same decoded batch on the device
-(:func:`gibench.engine.evaluate.predict_settings`).
+(:meth:`gibench.suite.SuiteContext.evaluate_settings`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gibench.engine.evaluate import CLEAN, Setting
 from gibench.hookspecs import hookimpl
-from gibench.outputs import atomic_write_csv
 from gibench.specs import SubsetSpec, SuiteSpec
+from gibench.suite import CLEAN, Setting, SuiteContext
 from gibench.tables import detail_table, pivot_table
 
 #: The degradations of GenImage's Table 5, in its column order (strengths: each spec's
@@ -31,40 +30,40 @@ TABLE5 = ("lowres", "jpeg", "blur")
 SWEPT = ("jpeg", "blur", "lowres", "noise")
 
 
-def _test_subsets(ctx) -> list[str]:
+def _test_subsets(ctx: SuiteContext) -> list[str]:
     """Table 5 tests on the training subset itself; ``--test-subsets`` widens it."""
-    return ctx.test_subsets if ctx.config.test_subsets else [ctx.train_subset]
+    return ctx.requested_test_subsets or [ctx.train_subset]
 
 
-def _evaluate(ctx, settings: list[Setting]) -> None:
+def _evaluate(ctx: SuiteContext, settings: list[Setting]) -> None:
     tests = _test_subsets(ctx)
-    ctx.check_available([ctx.train_subset] if ctx.config.weights is None else [])
+    ctx.check_available([] if ctx.weights_given else [ctx.train_subset])
     ctx.check_available(tests)
     trained = ctx.model_for(ctx.train_subset)
     for subset in tests:
         ctx.evaluate_settings(trained, subset, [CLEAN, *settings])
 
 
-def _run_degraded(ctx) -> None:
-    settings = ctx.settings or [ctx.setting(name, value) for name in TABLE5
-                                for value in ctx.registry.degradation(name).paper_settings]
+def _run_degraded(ctx: SuiteContext) -> None:
+    settings = ctx.degradations or [ctx.setting(name, value) for name in TABLE5
+                                    for value in ctx.degradation(name).paper_settings]
     _evaluate(ctx, settings)
 
 
-def _sweep_settings(ctx) -> list[Setting]:
-    if ctx.settings:
-        specs = list({s.spec.name: s.spec for s in ctx.settings}.values())
+def _sweep_settings(ctx: SuiteContext) -> list[Setting]:
+    if ctx.degradations:
+        specs = list({s.spec.name: s.spec for s in ctx.degradations}.values())
     else:
-        specs = [ctx.registry.degradation(name) for name in SWEPT]
+        specs = [ctx.degradation(name) for name in SWEPT]
     return [ctx.setting(spec, value) for spec in specs for value in spec.sweep]
 
 
-def _run_robustness(ctx) -> None:
+def _run_robustness(ctx: SuiteContext) -> None:
     _evaluate(ctx, _sweep_settings(ctx))
-    curves = robustness_curves(ctx.results_frame())
-    atomic_write_csv(ctx.run_dir / "robustness.csv", curves)
+    curves = robustness_curves(ctx.results())
+    ctx.write_csv("robustness.csv", curves)
     for name, frame in curves.groupby("degradation_name", sort=False):
-        plot_curve(frame, ctx.run_dir / f"robustness-{name}.png")
+        ctx.write_file(f"robustness-{name}.png", lambda path, f=frame: plot_curve(f, path))
 
 
 def robustness_curves(results: pd.DataFrame) -> pd.DataFrame:
@@ -84,7 +83,7 @@ def robustness_curves(results: pd.DataFrame) -> pd.DataFrame:
 
 def plot_curve(frame: pd.DataFrame, path: Path) -> None:
     """Accuracy and AUC against strength for one degradation (one line per test subset; the
-    clean value dashed), written atomically as PNG."""
+    clean value dashed), written as PNG to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,10 +107,8 @@ def plot_curve(frame: pd.DataFrame, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
     fig.suptitle(f"Robustness to {name} (dashed: clean)")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=110)
+    fig.savefig(path, format="png", dpi=110)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def render_degraded(results: pd.DataFrame, subsets: Sequence[SubsetSpec], title: str) -> str:

@@ -7,29 +7,36 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from gibench.errors import GibenchError
 from gibench.hookspecs import hookimpl
 from gibench.specs import SubsetSpec, SuiteSpec, averaged_subsets, control_subsets
+from gibench.suite import (
+    CLEAN,
+    Model,
+    Setting,
+    SuiteContext,
+    evaluate_together,
+    load_weights_together,
+)
 from gibench.tables import detail_table, pivot_table
 
 
-def _settings(ctx):
+def _settings(ctx: SuiteContext) -> list[Setting] | None:
     """The settings every evaluation runs: ``None`` (clean only), or with ``--degradation``
     clean plus every given degradation, from one decode of each file."""
-    from gibench.engine.evaluate import CLEAN
-
-    return [CLEAN, *ctx.settings] if ctx.settings else None
+    return [CLEAN, *ctx.degradations] if ctx.degradations else None
 
 
-def evaluate_subset(ctx, trained, subset: str) -> None:
+def evaluate_subset(ctx: SuiteContext, trained: Model, subset: str) -> None:
     """Clean evaluation of ``subset``; with ``--degradation``, clean plus every given
     degradation from one decode of each file."""
     ctx.evaluate_many([trained], subset, _settings(ctx))
 
 
-def _run_cross_generator(ctx) -> None:
+def _run_cross_generator(ctx: SuiteContext) -> None:
     """Train on one subset (``--train-subset``), test on the ``val`` split of every subset."""
     tests = ctx.test_subsets
-    ctx.check_available([ctx.train_subset] if ctx.config.weights is None else [])
+    ctx.check_available([] if ctx.weights_given else [ctx.train_subset])
     ctx.check_available(tests)
     trained = ctx.model_for(ctx.train_subset)
     for subset in tests:
@@ -69,14 +76,14 @@ def _render_cross_generator(results: pd.DataFrame, subsets: Sequence[SubsetSpec]
     return render_accuracy_table(results, subsets, f"Cross-generator ({dataset})")
 
 
-def _run_matrix(ctx) -> None:
+def _run_matrix(ctx: SuiteContext) -> None:
     """Train on each subset of the dataset, test on the ``val`` split of each (Table 4).
 
     Every model is trained first; then each test subset is evaluated by all of them in one
     pass over its files (each file decoded once, not once per model). The rows come out
     model by model, as evaluating the models one after another would give them."""
-    trains = ([ctx.train_subset] if ctx.config.train_subset
-              else averaged_subsets(ctx.registry.subsets(ctx.dataset)))
+    trains = ([ctx.requested_train_subset] if ctx.requested_train_subset
+              else averaged_subsets(ctx.dataset_subsets()))
     tests = ctx.test_subsets
     ctx.check_available(trains + tests)
     trained = [ctx.model_for(train_subset) for train_subset in trains]
@@ -109,29 +116,24 @@ def _render_matrix(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
     return "\n".join(parts)
 
 
-def _run_eval(ctx) -> None:
+def _run_eval(ctx: SuiteContext) -> None:
     """Evaluate given weights (``--weights``) on the ``val`` split of the chosen subsets."""
     run_eval_shared([ctx])
 
 
-def run_eval_shared(contexts: Sequence) -> None:
+def run_eval_shared(contexts: Sequence[SuiteContext]) -> None:
     """The ``eval`` suite for several runs at once (``gibench eval`` with several detectors or
-    weights, one run context each, built from the same options): every test subset is read in
-    one pass for all their models (and so is the held-out part of the training subset that
-    calibrates their thresholds), and each run records what it would have alone."""
-    from gibench.engine.context import evaluate_shared, load_weights_shared
-
+    weights, one run each, built from the same options): every test subset is read in one pass
+    for all their models (and so is the held-out part of the training subset that calibrates
+    their thresholds), and each run records what it would have alone."""
     for ctx in contexts:
-        if ctx.config.weights is None:
-            from gibench.errors import GibenchError
-
+        if not ctx.weights_given:
             raise GibenchError("suite 'eval' evaluates existing weights: pass --weights PATH")
         ctx.check_available(ctx.test_subsets)
-    members = list(zip(contexts, load_weights_shared([(ctx, ctx.config.weights)
-                                                      for ctx in contexts]), strict=True))
+    models = load_weights_together(contexts)
     lead = contexts[0]
     for subset in lead.test_subsets:
-        evaluate_shared(members, subset, _settings(lead))
+        evaluate_together(list(zip(contexts, models, strict=True)), subset, _settings(lead))
 
 
 def _render_eval(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:

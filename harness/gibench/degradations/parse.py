@@ -2,7 +2,7 @@
 
 Parsing does not look names up: the caller resolves the name through the registry
 (``registry.degradation(name)``, which suggests close matches) and, when no strength was
-written, uses the spec's ``default`` (:meth:`gibench.engine.context.RunContext.setting`).
+written, uses the spec's ``default`` (:meth:`gibench.suite.SuiteContext.setting`).
 """
 
 from __future__ import annotations

@@ -92,6 +92,31 @@ def shard(n: int, job: Dist) -> np.ndarray:
     return np.arange(job.rank, n, job.world, dtype=np.int64)
 
 
+def shard_index(index, job: Dist):
+    """This rank's disjoint part of an :class:`~gibench.data.layout.ImageIndex` (all of it
+    without torchrun)."""
+    if not job.enabled:
+        return index
+    return index.subsample(shard(len(index), job))
+
+
+def gather_scores(index, scores, job: Dist):
+    """Every rank's :class:`~gibench.engine.evaluate.Scores` of its part of ``index``
+    (:func:`shard_index`), as one ``Scores`` in index order on every rank — the same as one
+    process scoring all of it. ``timings`` stay this rank's breakdown."""
+    if not job.enabled:
+        return scores
+    from gibench.engine.evaluate import Scores
+
+    positions = shard(len(index), job)[scores.positions]
+    parts = gather_objects((positions, scores.logits, scores.bad, scores.seconds), job)
+    pos = np.concatenate([p[0] for p in parts])
+    order = np.argsort(pos, kind="stable")
+    logits = np.concatenate([p[1] for p in parts])[order]
+    bad = sorted(b for p in parts for b in p[2])
+    return Scores(index, pos[order], logits, bad, max(p[3] for p in parts), scores.timings)
+
+
 def epoch_order(n: int, seed: int, epoch: int, job: Dist, shuffle: bool = True) -> list[int]:
     """This rank's part of epoch ``epoch``'s order: one permutation seeded by (seed, epoch),
     shared by all ranks, padded by wrapping to a multiple of ``world`` (training only: every

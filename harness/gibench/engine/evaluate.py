@@ -30,7 +30,8 @@ import random
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -133,22 +134,51 @@ def _timed(loader, timer: PhaseTimer) -> Iterator:
         yield batch
 
 
-def _eval_batches(index: ImageIndex, transforms: tuple[Transform, ...] | None, *,
-                  device: torch.device, batch_size: int, workers: int, seed: int,
-                  skip_bad: bool, align, desc: str, progress: bool, cache=None):
+@dataclass(frozen=True)
+class EvalOptions:
+    """How an evaluation reads and scores its images: the options every scoring function of
+    this module takes, bundled once (the run context builds one per run; a caller may also pass
+    the fields as keywords, which replace the given options' fields).
+
+    ``device``: where the models run; ``batch_size``: images per batch; ``workers``: loader
+    processes (0: in this process); ``skip_bad``: skip (and report) files that do not decode
+    instead of failing; ``seed``: the base of every per-sample seed (transforms, degradations);
+    ``progress``: show a progress bar; ``align``: the alignment applied to every image before
+    the transform (:mod:`gibench.data.align`), ``None`` for none; ``precision``: the models'
+    on CUDA (:data:`~gibench.engine.device.EVAL_PRECISIONS`; fp32 on the CPU)."""
+
+    device: torch.device
+    batch_size: int
+    workers: int
+    skip_bad: bool = False
+    seed: int = 0
+    progress: bool = True
+    align: Any = None
+    precision: str = "fp32"
+
+    @classmethod
+    def of(cls, options: EvalOptions | None, **fields: Any) -> EvalOptions:
+        """``options`` with ``fields`` replaced; without ``options``, the fields alone."""
+        return cls(**fields) if options is None else replace(options, **fields)
+
+
+def _eval_batches(index: ImageIndex, transforms: tuple[Transform, ...] | None,
+                  options: EvalOptions, desc: str, cache=None):
     """The timed, progress-barred batches of an evaluation loader: batches holding one
     preprocessed view per transform, or (``transforms`` None) native-resolution images grouped
     by size. With a ``cache`` (one transform), rows it holds are read instead of decoded."""
+    o = options
     if cache is not None:
         if transforms is None or len(transforms) != 1 or transforms[0] is not cache.transform:
             raise ValueError("a decode cache serves one evaluation transform: its own")
-        dataset = cache.dataset(seed=seed, skip_bad=skip_bad, align=align, views=True)
+        dataset = cache.dataset(seed=o.seed, skip_bad=o.skip_bad, align=o.align, views=True)
     else:
-        dataset = ImageDataset(index, transforms, seed=seed, skip_bad=skip_bad, align=align)
-    loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, seed=seed,
-                         pin_memory=device.type == "cuda", by_size=transforms is None)
-    timer = PhaseTimer(device)
-    return _timed(_progress(loader, desc, progress), timer), timer
+        dataset = ImageDataset(index, transforms, seed=o.seed, skip_bad=o.skip_bad,
+                               align=o.align)
+    loader = make_loader(dataset, o.batch_size, shuffle=False, workers=o.workers, seed=o.seed,
+                         pin_memory=o.device.type == "cuda", by_size=transforms is None)
+    timer = PhaseTimer(o.device)
+    return _timed(_progress(loader, desc, o.progress), timer), timer
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,32 +241,27 @@ def _ordered_scores(index: ImageIndex, positions: list[torch.Tensor],
 
 
 @torch.inference_mode()
-def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
-                 batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
-                 desc: str = "eval", progress: bool = True, align=None,
-                 cache=None, precision: str = "fp32") -> list[Scores]:
+def predict_many(heads: list[Head], index: ImageIndex, options: EvalOptions | None = None, *,
+                 desc: str = "eval", cache=None, **fields: Any) -> list[Scores]:
     """Logits of every head for every image of ``index`` (in index order), each file decoded
     once: one :class:`Scores` per head, each what :func:`predict` gives for that head alone
-    (see the module doc). ``seconds`` and ``timings`` are the shared pass's.
+    (see the module doc). ``seconds`` and ``timings`` are the shared pass's. ``options`` (or
+    its fields as keywords): :class:`EvalOptions`.
 
     ``cache`` (a :class:`~gibench.data.decoded_cache.DecodedCache` of ``index`` under the
     heads' one transform): rows it holds are read instead of decoded, the others are decoded
-    and written to it — the same inputs, so the same logits. ``precision``: the models' on CUDA
-    (:data:`~gibench.engine.device.EVAL_PRECISIONS`)."""
+    and written to it — the same inputs, so the same logits."""
+    o = EvalOptions.of(options, **fields)
     if any(is_native(head.transform) for head in heads):  # sizes vary: the by-size path
         if cache is not None:
             raise ValueError("a native-size evaluation has no fixed-size rows to cache")
-        return [by_setting[CLEAN.name] for by_setting in predict_settings_many(
-            heads, index, [CLEAN], device=device, batch_size=batch_size, workers=workers,
-            skip_bad=skip_bad, seed=seed, desc=desc, progress=progress, align=align,
-            precision=precision)]
+        return [by_setting[CLEAN.name]
+                for by_setting in predict_settings_many(heads, index, [CLEAN], o, desc=desc)]
     start = time.perf_counter()
     for head in heads:
         head.model.eval()
     transforms, slots = _distinct_transforms(heads)
-    batches, timer = _eval_batches(index, transforms, device=device, batch_size=batch_size,
-                                   workers=workers, seed=seed, skip_bad=skip_bad, align=align,
-                                   desc=desc, progress=progress, cache=cache)
+    batches, timer = _eval_batches(index, transforms, o, desc, cache)
     logits: list[list[torch.Tensor]] = [[] for _ in heads]
     positions: list[torch.Tensor] = []
     bad: list[tuple[str, str]] = []
@@ -248,29 +273,25 @@ def predict_many(heads: list[Head], index: ImageIndex, *, device: torch.device,
             if batch.indices.numel() == 0:
                 continue
             with timer("transfer"):
-                views = [view.to(device, non_blocking=True) for view in batch.images]
+                views = [view.to(o.device, non_blocking=True) for view in batch.images]
             for head, slot, out in zip(heads, slots, logits, strict=True):
-                out.append(_logits(head, views[slot], device, precision, timer))
+                out.append(_logits(head, views[slot], o.device, o.precision, timer))
             positions.append(batch.indices)
     finally:  # an interrupted pass keeps the rows it wrote
         if cache is not None:
             cache.close()
     timings = timer.totals()
     return _ordered_scores(index, positions, logits, bad, time.perf_counter() - start,
-                           timings, device)
+                           timings, o.device)
 
 
-def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform, *,
-            normalizer: Normalizer, device: torch.device, batch_size: int, workers: int,
-            skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-            progress: bool = True, align=None, cache=None,
-            precision: str = "fp32") -> Scores:
+def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform,
+            options: EvalOptions | None = None, *, normalizer: Normalizer,
+            desc: str = "eval", cache=None, **fields: Any) -> Scores:
     """Logits of ``model`` for every image of ``index`` (in index order): the one-head case of
     :func:`predict_many`."""
-    return predict_many([Head(model, transform, normalizer)], index, device=device,
-                        batch_size=batch_size, workers=workers, skip_bad=skip_bad, seed=seed,
-                        desc=desc, progress=progress, align=align, cache=cache,
-                        precision=precision)[0]
+    return predict_many([Head(model, transform, normalizer)], index, options, desc=desc,
+                        cache=cache, **fields)[0]
 
 
 @dataclass(frozen=True)
@@ -310,24 +331,22 @@ def _to_input(images: torch.Tensor, transform: Transform, indices: torch.Tensor,
 
 
 @torch.inference_mode()
-def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[Setting], *,
-                          device: torch.device, batch_size: int, workers: int,
-                          skip_bad: bool = False, seed: int = 0, desc: str = "eval",
-                          progress: bool = True, align=None,
-                          precision: str = "fp32") -> list[dict[str, Scores]]:
+def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[Setting],
+                          options: EvalOptions | None = None, *, desc: str = "eval",
+                          **fields: Any) -> list[dict[str, Scores]]:
     """Logits of every head under every setting, each file decoded once (see the module doc):
     each size group is degraded once per setting, then brought to each distinct transform's
-    input once, then through each head's normaliser and model.
+    input once, then through each head's normaliser and model. ``options`` (or its fields as
+    keywords): :class:`EvalOptions`.
 
     Returns, per head, one :class:`Scores` per setting name, in index order like
     :func:`predict` — what :func:`predict_settings` gives for that head alone."""
+    o = EvalOptions.of(options, **fields)
     start = time.perf_counter()
     for head in heads:
         head.model.eval()
     transforms, slots = _distinct_transforms(heads)
-    batches, timer = _eval_batches(index, None, device=device, batch_size=batch_size,
-                                   workers=workers, seed=seed, skip_bad=skip_bad, align=align,
-                                   desc=desc, progress=progress)
+    batches, timer = _eval_batches(index, None, o, desc)
     # logits[setting][head]: per-batch parts
     logits = [[[] for _ in heads] for _ in settings]
     positions: list[torch.Tensor] = []
@@ -336,20 +355,20 @@ def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[S
         bad.extend((index.paths[i], reason) for i, reason in sized.bad)
         for group in sized.groups:
             with timer("transfer"):
-                images = group.images.to(device, non_blocking=True)
-                seeds = sample_seeds(seed, group.indices).to(device)
+                images = group.images.to(o.device, non_blocking=True)
+                seeds = sample_seeds(o.seed, group.indices).to(o.device)
             positions.append(group.indices)
             for setting, per_head in zip(settings, logits, strict=True):
                 with timer("preprocess"):
                     degraded = (images if setting.spec is None
                                 else setting.spec.apply(images, setting.strength, seeds))
-                    inputs = [_to_input(degraded, t, group.indices, seed, device)
+                    inputs = [_to_input(degraded, t, group.indices, o.seed, o.device)
                               for t in transforms]
                 for head, slot, out in zip(heads, slots, per_head, strict=True):
-                    out.append(_logits(head, inputs[slot], device, precision, timer))
+                    out.append(_logits(head, inputs[slot], o.device, o.precision, timer))
     timings = timer.totals()
     seconds = time.perf_counter() - start
-    by_setting = [_ordered_scores(index, positions, per_head, bad, seconds, timings, device)
+    by_setting = [_ordered_scores(index, positions, per_head, bad, seconds, timings, o.device)
                   for per_head in logits]
     return [{setting.name: scores[k] for setting, scores in zip(settings, by_setting,
                                                                   strict=True)}
@@ -357,15 +376,12 @@ def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[S
 
 
 def predict_settings(model: torch.nn.Module, index: ImageIndex, transform: Transform,
-                     settings: list[Setting], *, normalizer: Normalizer, device: torch.device,
-                     batch_size: int, workers: int, skip_bad: bool = False, seed: int = 0,
-                     desc: str = "eval", progress: bool = True,
-                     align=None, precision: str = "fp32") -> dict[str, Scores]:
+                     settings: list[Setting], options: EvalOptions | None = None, *,
+                     normalizer: Normalizer, desc: str = "eval",
+                     **fields: Any) -> dict[str, Scores]:
     """Logits of ``model`` under every setting, each file decoded once (see the module doc):
     the one-head case of :func:`predict_settings_many`.
 
     Returns one :class:`Scores` per setting name, in index order like :func:`predict`."""
     return predict_settings_many([Head(model, transform, normalizer)], index, settings,
-                                 device=device, batch_size=batch_size, workers=workers,
-                                 skip_bad=skip_bad, seed=seed, desc=desc, progress=progress,
-                                 align=align, precision=precision)[0]
+                                 options, desc=desc, **fields)[0]

@@ -35,13 +35,15 @@ import torch
 
 import gibench
 from gibench.engine.config import RunConfig
-from gibench.engine.context import RunContext, share_eval_transforms
+from gibench.engine.context import RunContext
 from gibench.engine.device import resolve_device
 from gibench.engine.distributed import backend, barrier, broadcast_object
 from gibench.engine.distributed import init as dist_init
+from gibench.engine.evaluation import share_eval_transforms
 from gibench.errors import GibenchError
 from gibench.outputs import atomic_write_csv, atomic_write_json, atomic_write_text, sha256_file
 from gibench.plugins import Registry, get_registry
+from gibench.suite import SuiteContext
 
 
 def git_state() -> str | None:
@@ -114,46 +116,33 @@ def default_run_dir(config: RunConfig, registry: Registry) -> Path:
 
 
 def _record(ctx: RunContext, status: str, started: float, git: str | None) -> dict[str, Any]:
-    n_images = sum(r["n_real"] + r["n_fake"] for r in ctx.rows)
-    eval_s = ctx.timings.get("eval", 0.0)
+    records = ctx.records
+    n_images = sum(r["n_real"] + r["n_fake"] for r in records.rows)
+    eval_s = records.timings.get("eval", 0.0)
     return {
         "status": status,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": ctx.config.command,
         "resumed": ctx.resume,
         "config": ctx.config.to_dict(),
-        "resolved": {
-            "detector": ctx.spec.name, "suite": ctx.suite.name, "dataset": ctx.dataset,
-            "data_root": str(ctx.data_root),
-            "train_subset": ctx.train_subset if ctx.config.weights is None else None,
-            "test_subsets": ctx.test_subsets,
-            "input_size": ctx.input_size, "load_size": ctx.load_size,
-            "epochs": ctx.epochs, "batch_size": ctx.batch_size, "lr": ctx.lr,
-            "workers": ctx.workers, "budget": ctx.budget.note,
-            "degradations": [s.name for s in ctx.settings],
-            "align": [a.name for a in ctx.alignments],
-            "eval_transform": ctx.eval_policy,
-            "train_align": [a.name for a in ctx.train_alignments],
-            "recipe": {k: v for k, v in vars(ctx.spec.recipe).items()},
-            "labels": {"ai": 1, "nature": 0},
-        },
+        "resolved": ctx.resolved.record(),
         "seed": ctx.config.seed,
         "versions": versions(ctx.registry),
         "git": git,
         "device": _device_info(ctx.device),
         "processes": ctx.job.world,
         "process_group": backend(ctx.job),
-        "eval_precision": ctx.eval_precision,
-        "decode_cache": ctx.decode_cache_records or None,
+        "eval_precision": ctx.resolved.eval_precision,
+        "decode_cache": records.decode_cache_records or None,
         "weights": ({"path": str(ctx.config.weights),
                      "sha256": sha256_file(Path(ctx.config.weights))}
                     if ctx.config.weights else None),
         **({"shared_pass": ctx.shared_pass} if ctx.shared_pass is not None else {}),
-        "training": ctx.trainings,
-        "calibration": ctx.calibration,
+        "training": records.trainings,
+        "calibration": records.calibration,
         "bad_images": {k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
-                       for k, v in ctx.bad.items()},
-        "timings": {**{k: round(v, 3) for k, v in ctx.timings.items()},
+                       for k, v in records.bad.items()},
+        "timings": {**{k: round(v, 3) for k, v in records.timings.items()},
                     "total": round(time.perf_counter() - started, 3)},
         "throughput": {"eval_images": n_images,
                        "eval_images_per_second": round(n_images / eval_s, 2) if eval_s else None},
@@ -282,12 +271,13 @@ def run_shared(configs: Sequence[RunConfig], resume: bool = False,
         _open(ctx, started, git)
     status = "failed"
     try:
+        suites = [SuiteContext(ctx) for ctx in contexts]
         if len(contexts) == 1:
-            contexts[0].suite.run(contexts[0])
+            contexts[0].suite.run(suites[0])
         else:
             from gibench.builtin.suites import run_eval_shared
 
-            run_eval_shared(contexts)
+            run_eval_shared(suites)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -330,15 +320,12 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
         raise GibenchError(f"{run_dir} already holds a run; choose another --out, or continue "
                            f"it with: gibench run --resume {run_dir}")
     barrier(job)  # every rank has looked before rank 0 writes run.json
-    ctx = RunContext(config, registry, run_dir, data_root, dataset, resume=resume)
     for name in config.subset_dirs:
         if registry.has("subset", name):
             raise GibenchError(f"--subset-dir name {name!r} is already a subset of "
                                f"{registry.subset(name).dataset!r}; choose another name")
-    for name in ([config.train_subset] if config.train_subset else []) + (
-            config.test_subsets or []):
-        ctx.subset_spec(name)  # unknown or foreign subset names fail now
-    return ctx
+    # unknown or foreign subset, degradation and alignment names fail here (Resolved)
+    return RunContext(config, registry, run_dir, data_root, dataset, resume=resume)
 
 
 def _open(ctx: RunContext, started: float, git: str | None) -> None:
@@ -352,10 +339,10 @@ def _open(ctx: RunContext, started: float, git: str | None) -> None:
 
 def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.DataFrame:
     """Write the run's results, scores, table and final record; return the results."""
-    results = ctx.results_frame()
+    results = ctx.records.results_frame()
     if ctx.job.main:
         atomic_write_csv(ctx.run_dir / "results.csv", results)
-        atomic_write_csv(ctx.run_dir / "scores.csv", ctx.scores_frame())
+        atomic_write_csv(ctx.run_dir / "scores.csv", ctx.records.scores_frame())
         if len(results):
             atomic_write_text(ctx.run_dir / "results.md",
                               ctx.suite.render(results, ctx.registry.all("subset")))

@@ -16,9 +16,9 @@ import pandas as pd
 
 from gibench.data.dataset import default_workers
 from gibench.data.layout import ImageIndex, is_image_file, list_images
-from gibench.engine.context import load_detector
 from gibench.engine.device import Normalizer, resolve_device
 from gibench.engine.evaluate import predict
+from gibench.engine.models import load_detector
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid
 from gibench.outputs import atomic_write_csv

@@ -29,7 +29,7 @@ from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, amp_dtype, autocast
 from gibench.engine.distributed import SINGLE, Dist, barrier, epoch_order, gather_objects
-from gibench.engine.evaluate import predict
+from gibench.engine.evaluate import EvalOptions, predict
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
 from gibench.outputs import atomic_torch_save, load_checkpoint
@@ -158,6 +158,9 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         if best_epoch > 0:
             best_state = load_checkpoint(out_dir / "model.pt")
         start -= elapsed
+    holdout_options = EvalOptions(device, config.batch_size * 2, config.workers,
+                                  config.skip_bad, config.seed, config.progress, config.align,
+                                  config.eval_precision)
     for epoch in range(first_epoch, config.epochs):
         if result.stopped_early:
             break
@@ -187,11 +190,8 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             result.images_seen += x.shape[0]
             step += 1
         train_loss = torch.stack(losses).mean().item() if losses else float("nan")
-        scores = predict(model, holdout_index, eval_transform, normalizer=normalizer,
-                         device=device, batch_size=config.batch_size * 2,
-                         workers=config.workers, skip_bad=config.skip_bad, seed=config.seed,
-                         desc="held-out", progress=config.progress, align=config.align,
-                         precision=config.eval_precision)
+        scores = predict(model, holdout_index, eval_transform, holdout_options,
+                         normalizer=normalizer, desc="held-out")
         metrics = compute_metrics(scores.labels, sigmoid(scores.logits))
         holdout_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(scores.logits), torch.from_numpy(scores.labels).double()).item()

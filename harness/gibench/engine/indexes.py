@@ -1,0 +1,45 @@
+"""The run's image indexes: each (subset, split) listed once, on first use."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gibench.data.layout import ImageIndex, index_folder, index_subset, locate_subset
+from gibench.engine.resolve import Names
+
+
+class IndexCache:
+    """The :class:`ImageIndex` of each (subset, split) the run reads, listed once; the time
+    spent listing is reported to ``add_time`` under ``index``."""
+
+    def __init__(self, names: Names, data_root: Path,
+                 subset_dirs: dict[str, tuple[Path, int]],
+                 add_time: Callable[[str, float], None]) -> None:
+        self.names = names
+        self.data_root = data_root
+        self.subset_dirs = subset_dirs
+        self._add_time = add_time
+        self._indexes: dict[tuple[str, str], ImageIndex] = {}
+
+    def index(self, subset: str, split: str) -> ImageIndex:
+        key = (subset, split)
+        if key not in self._indexes:
+            t = time.perf_counter()
+            if subset in self.subset_dirs:  # a user's folder: every split is the folder
+                folder, label = self.subset_dirs[subset]
+                self._indexes[key] = index_folder(folder, label, subset, split)
+            else:
+                self._indexes[key] = index_subset(self.data_root,
+                                                  self.names.subset_spec(subset), split)
+            self._add_time("index", time.perf_counter() - t)
+        return self._indexes[key]
+
+    def check_available(self, subsets: list[str]) -> None:
+        """Fail before any work when a needed subset folder is missing."""
+        for name in subsets:
+            if name in self.subset_dirs:
+                self.index(name, "val")  # fails now if the folder has no image
+            else:
+                locate_subset(self.data_root, self.names.subset_spec(name))

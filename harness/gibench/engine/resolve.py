@@ -1,0 +1,229 @@
+"""What a run's configuration resolves to: names through the registry, then one typed record.
+
+:class:`Names` turns the names a run was given (subsets, degradations, aliases included) into
+the registry's canonical specs, for the run's dataset. :func:`resolve` computes, once, every
+fact the run works with — sizes, budget, epochs, batch size, lr, workers, evaluation policy,
+alignments, degradation settings — as one :class:`Resolved` record: ``run.json``'s
+``resolved`` and the training configuration are both built from it, never recomputed.
+:class:`RunTransforms` are the detector's transforms at the resolved sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gibench.data.dataset import default_workers
+from gibench.data.eval_policy import DEFAULT_POLICY, check_policy
+from gibench.data.eval_policy import eval_transform as policy_transform
+from gibench.engine.config import Budget, RunConfig, budget_for
+from gibench.engine.device import Normalizer
+from gibench.engine.evaluate import Setting
+from gibench.errors import GibenchError
+from gibench.plugins import Registry
+from gibench.specs import DegradationSpec, DetectorSpec, Recipe, SubsetSpec, Transform
+
+
+class Names:
+    """The run's names resolved through the registry, for one dataset (and the user's folders
+    given with ``--subset-dir``)."""
+
+    def __init__(self, registry: Registry, dataset: str, data_root: Path,
+                 subset_dirs: dict[str, tuple[Path, int]]) -> None:
+        self.registry = registry
+        self.dataset = dataset
+        self.data_root = data_root
+        self.subset_dirs = subset_dirs
+
+    def subset_spec(self, name: str) -> SubsetSpec:
+        """The spec of subset ``name`` (an alias, or a ``--subset-dir`` folder's name); a subset
+        of another dataset is refused."""
+        if name in self.subset_dirs:
+            folder, label = self.subset_dirs[name]
+            return SubsetSpec(name, name, "user folder", self.dataset, (str(folder),),
+                              description=f"{folder} (all {'fake' if label else 'real'})")
+        spec = self.registry.subset(name)
+        if spec.dataset != self.dataset:
+            raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
+                               f"this run is on {self.dataset!r} (data root {self.data_root})")
+        return spec
+
+    def train_subset(self, requested: str | None) -> str:
+        """The training subset: ``requested`` (canonical), else the dataset's default."""
+        from gibench.builtin.genimage import GENIMAGE_TRAIN_DEFAULT
+        from gibench.data.mini import MINI_TRAIN_DEFAULT
+
+        if requested:
+            return self.subset_spec(requested).name
+        defaults = {"genimage": GENIMAGE_TRAIN_DEFAULT, "mini": MINI_TRAIN_DEFAULT}
+        if self.dataset in defaults:
+            return defaults[self.dataset]
+        return self.registry.subsets(self.dataset)[0].name
+
+    def test_subsets(self, requested: list[str] | None) -> list[str]:
+        """The test subsets: ``requested`` (canonical), else every subset of the dataset, then
+        the user's folders."""
+        if requested:
+            return [self.subset_spec(n).name for n in requested]
+        return [s.name for s in self.registry.subsets(self.dataset)] + list(self.subset_dirs)
+
+    def dataset_subsets(self) -> list[SubsetSpec]:
+        """The specs of the dataset's registered subsets, in registration order."""
+        return self.registry.subsets(self.dataset)
+
+    def degradation(self, name: str) -> DegradationSpec:
+        return self.registry.degradation(name)
+
+    def setting(self, spec: DegradationSpec | str, strength: float | None = None) -> Setting:
+        """A degradation at a strength as an evaluation :class:`Setting` (named ``NAME:VALUE``);
+        the spec may be given by name or alias, the strength left out for its default."""
+        if isinstance(spec, str):
+            spec = self.registry.degradation(spec)
+        if strength is None:
+            strength = spec.default
+        if strength is None:
+            example = (spec.paper_settings or spec.sweep or (1,))[0]
+            raise GibenchError(f"degradation {spec.name!r} needs a {spec.parameter} "
+                               f"(e.g. --degradation {spec.name}:{example:g})")
+        return Setting(f"{spec.name}:{strength:g}", spec, float(strength))
+
+    def settings(self, texts: list[str]) -> list[Setting]:
+        """``NAME:STRENGTH`` texts (``--degradation``) as settings."""
+        from gibench.degradations import parse_degradation
+
+        return [self.setting(*parse_degradation(text)) for text in texts]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every fact of a run that its configuration leaves to the engine, computed once by
+    :func:`resolve`: ``run.json``'s ``resolved`` (:meth:`record`) and the training
+    configuration are built from it."""
+
+    detector: str
+    suite: str
+    dataset: str
+    data_root: Path
+    #: the training subset: the one trained on, or with given weights the one whose held-out
+    #: part calibrates their threshold
+    train_subset: str
+    test_subsets: tuple[str, ...]
+    input_size: int
+    load_size: int | None
+    epochs: int
+    batch_size: int
+    lr: float
+    workers: int
+    budget: Budget
+    #: the ``--degradation`` settings
+    settings: tuple[Setting, ...]
+    #: ``--align`` and ``--train-align``, parsed (:mod:`gibench.data.align`)
+    alignments: tuple[Any, ...]
+    train_alignments: tuple[Any, ...]
+    #: the ``--eval-transform`` policy (:mod:`gibench.data.eval_policy`)
+    eval_policy: str
+    #: what the models run in during evaluations (fp32 on the CPU whatever was asked)
+    eval_precision: str
+    recipe: Recipe
+    weights_given: bool
+
+    @cached_property
+    def align(self):
+        """The test images' alignment as one callable (``None``: none)."""
+        from gibench.data import align
+
+        return align.compose(list(self.alignments))
+
+    @cached_property
+    def train_align(self):
+        """The training and held-out images' alignment as one callable (``None``: none)."""
+        from gibench.data import align
+
+        return align.compose(list(self.train_alignments))
+
+    @cached_property
+    def align_label(self) -> str:
+        """The test alignment as result rows show it."""
+        from gibench.data import align
+
+        return align.label(list(self.alignments))
+
+    def record(self) -> dict[str, Any]:
+        """``run.json``'s ``resolved``."""
+        return {
+            "detector": self.detector, "suite": self.suite, "dataset": self.dataset,
+            "data_root": str(self.data_root),
+            "train_subset": None if self.weights_given else self.train_subset,
+            "test_subsets": list(self.test_subsets),
+            "input_size": self.input_size, "load_size": self.load_size,
+            "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+            "workers": self.workers, "budget": self.budget.note,
+            "degradations": [s.name for s in self.settings],
+            "align": [a.name for a in self.alignments],
+            "eval_transform": self.eval_policy,
+            "train_align": [a.name for a in self.train_alignments],
+            "recipe": dict(vars(self.recipe)),
+            "labels": {"ai": 1, "nature": 0},
+        }
+
+
+def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
+            eval_precision: str) -> Resolved:
+    """The facts of ``config`` for ``spec`` on ``names``' dataset; a bad subset, degradation,
+    alignment or policy name fails here, before any work."""
+    from gibench.data import align
+
+    pretrained = config.pretrained is not None or config.weights is not None
+    budget = budget_for(names.dataset, spec, pretrained)
+    input_size = config.input_size or budget.input_size
+    load_size = budget.load_size
+    if config.input_size and load_size is not None:
+        load_size = round(load_size * config.input_size / budget.input_size)
+    recipe = spec.recipe
+    return Resolved(
+        detector=spec.name, suite=suite, dataset=names.dataset, data_root=names.data_root,
+        train_subset=names.train_subset(config.train_subset),
+        test_subsets=tuple(names.test_subsets(config.test_subsets)),
+        input_size=input_size, load_size=load_size,
+        epochs=config.epochs if config.epochs is not None else budget.epochs,
+        batch_size=config.batch_size or recipe.batch_size,
+        lr=config.lr if config.lr is not None else recipe.lr * budget.lr_scale,
+        workers=config.workers if config.workers is not None else default_workers(),
+        budget=budget,
+        settings=tuple(names.settings(config.degradations)),
+        alignments=tuple(align.parse_align(t) for t in config.align),
+        train_alignments=tuple(align.parse_align(t) for t in config.train_align),
+        eval_policy=check_policy(config.eval_transform),
+        eval_precision=eval_precision,
+        recipe=recipe,
+        weights_given=config.weights is not None,
+    )
+
+
+@dataclass
+class RunTransforms:
+    """The detector's transforms at the run's resolved sizes, and its normaliser."""
+
+    #: training images (augmentations)
+    train: Transform
+    #: the held-out selection during training: the authors' evaluation transform
+    selection: Transform
+    #: test evaluations and calibration: the run's ``--eval-transform`` policy (shared by the
+    #: runs of one pass: :func:`gibench.engine.evaluation.share_eval_transforms`)
+    eval: Transform
+    normalizer: Normalizer
+
+    @classmethod
+    def of(cls, spec: DetectorSpec, resolved: Resolved, device: torch.device) -> RunTransforms:
+        pre = spec.preprocess
+        size, load = resolved.input_size, resolved.load_size
+        selection = pre.make_eval(size, load)
+        evaluation = (selection if resolved.eval_policy == DEFAULT_POLICY
+                      else policy_transform(resolved.eval_policy, pre, size, load,
+                                            repr(spec.name)))
+        return cls(pre.make_train(size, load), selection, evaluation,
+                   Normalizer.of(pre, device))

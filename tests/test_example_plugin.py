@@ -74,3 +74,25 @@ def test_gibench_run_with_the_example_plugin(example, tmp_path):
     assert record["versions"]["plugins"]["example"]["distribution"] == "gibench-plugin-example"
     results = (out / "results.csv").read_text().splitlines()
     assert len(results) == 2 and results[1].startswith("example-cnn,cross-generator,example,")
+
+
+def test_the_example_suite_runs_end_to_end_through_the_suite_api(example, tmp_path):
+    root = tmp_path / "data"
+    write_toy_tree(root, n=12)
+    (root / "toy_a").rename(root / "example_gen")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "run", "--detector", "example-cnn", "--suite", "self-consistency", "--data-root",
+        str(root), "--dataset", "example", "--workers", "0", "--epochs", "1", "--out", str(out),
+        "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert get_registry().provider("suite", "self-consistency").name == "example"
+    import pandas as pd
+
+    results = pd.read_csv(out / "results.csv")
+    assert list(results["degradation"]) == ["none", "gamma:2"]
+    drop = pd.read_csv(out / "consistency.csv")
+    assert list(drop["test_subset"]) == ["example-folder"]
+    assert drop["drop"].iloc[0] == pytest.approx(results["acc"].iloc[0] - results["acc"].iloc[1])
+    table = (out / "results.md").read_text()
+    assert "## Self-consistency" in table and "| Example folder | gamma:2 |" in table

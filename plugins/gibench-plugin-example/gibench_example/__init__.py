@@ -1,10 +1,13 @@
-"""A minimal third-party gibench plugin, using the three registration hooks from the outside.
+"""A minimal third-party gibench plugin, using the four registration hooks from the outside.
 
 - a detector, ``example-cnn``: a three-layer CNN with a one-logit head;
 - a generator subset, ``example-folder``, of a new dataset ``example``: any folder laid out as
   ``<root>/example_gen/{train,val}/{ai,nature}``;
 - a degradation, ``gamma``: gamma correction, with a batched torch implementation that runs on
-  the device and a PIL reference implementation that the tests compare it with.
+  the device and a PIL reference implementation that the tests compare it with;
+- a suite, ``self-consistency``: the model evaluated clean and under one degradation, and the
+  accuracy it loses per subset — written against the documented suite API
+  (:class:`gibench.suite.SuiteContext`) alone.
 
 CONTRIBUTING.md walks through this file.
 """
@@ -12,14 +15,17 @@ CONTRIBUTING.md walks through this file.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from torch import nn
 
 import gibench
-from gibench.specs import DegradationSpec, DetectorSpec, Preprocess, Recipe, SubsetSpec
+from gibench.specs import DegradationSpec, DetectorSpec, Preprocess, Recipe, SubsetSpec, SuiteSpec
+from gibench.suite import CLEAN, SuiteContext
 
 __version__ = "0.1.0"
 
@@ -100,6 +106,48 @@ DEGRADATION = DegradationSpec(name="gamma", description="gamma correction x ** s
                               parameter="gamma", paper_settings=(0.5, 2.0))
 
 
+# --- the suite --------------------------------------------------------------------------------
+def self_consistency_run(ctx: SuiteContext) -> None:
+    """Train (or load) one model; evaluate every test subset clean and under one degradation:
+    the first ``--degradation`` given, else gamma 2.0. Writes ``consistency.csv``."""
+    setting = ctx.degradations[0] if ctx.degradations else ctx.setting("gamma", 2.0)
+    ctx.check_available([] if ctx.weights_given else [ctx.train_subset])
+    ctx.check_available(ctx.test_subsets)
+    model = ctx.model_for(ctx.train_subset)
+    for subset in ctx.test_subsets:
+        ctx.evaluate_settings(model, subset, [CLEAN, setting])
+    ctx.write_csv("consistency.csv", accuracy_drop(ctx.results()))
+
+
+def accuracy_drop(results: pd.DataFrame) -> pd.DataFrame:
+    """Per test subset: the clean accuracy, the degraded one and the difference (points)."""
+    clean = results[results["degradation"] == "none"].set_index("test_subset")["acc"]
+    degraded = results[results["degradation"] != "none"]
+    return pd.DataFrame({
+        "test_subset": degraded["test_subset"].to_numpy(),
+        "degradation": degraded["degradation"].to_numpy(),
+        "acc_clean": clean.loc[degraded["test_subset"]].to_numpy(),
+        "acc_degraded": degraded["acc"].to_numpy(),
+    }).assign(drop=lambda f: f["acc_clean"] - f["acc_degraded"])
+
+
+def self_consistency_render(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
+    names = {s.name: s.display_name for s in subsets}
+    lines = ["## Self-consistency", "",
+             "| Subset | Degradation | Clean acc (%) | Degraded acc (%) | Drop (points) |",
+             "|---|---|---:|---:|---:|"]
+    for row in accuracy_drop(results).itertuples():
+        lines.append(f"| {names.get(row.test_subset, row.test_subset)} | {row.degradation} | "
+                     f"{row.acc_clean:.1f} | {row.acc_degraded:.1f} | {row.drop:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+SUITE = SuiteSpec(name="self-consistency",
+                  description="clean vs one degradation (gamma 2.0 or the first --degradation): "
+                              "the accuracy lost per subset (example plugin)",
+                  run=self_consistency_run, render=self_consistency_render)
+
+
 # --- the hooks: all a plugin needs --------------------------------------------------------------
 @gibench.hookimpl
 def gibench_add_detectors():
@@ -114,3 +162,8 @@ def gibench_add_subsets():
 @gibench.hookimpl
 def gibench_add_degradations():
     return [DEGRADATION]
+
+
+@gibench.hookimpl
+def gibench_add_suites():
+    return [SUITE]

@@ -273,12 +273,12 @@ def _partial(run_dir) -> dict[tuple[str, str], list]:
 def _passes(predict_many, calls: list, stop_at: str | None = None):
     """``predict_many`` recording (test subset, number of models) of each evaluation pass
     (``val`` split; calibrations are not recorded), Ctrl-C at the pass over ``stop_at``."""
-    def recorded(heads, index, **options):
+    def recorded(heads, index, *args, **options):
         if index.split == "val":
             calls.append((index.subset, len(heads)))
             if index.subset == stop_at:
                 raise KeyboardInterrupt
-        return predict_many(heads, index, **options)
+        return predict_many(heads, index, *args, **options)
 
     return recorded
 

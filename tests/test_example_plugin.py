@@ -59,15 +59,22 @@ def test_gamma_on_the_device_matches_the_pil_reference(example):
         assert not np.array_equal(fast, arr)
 
 
-def test_gibench_run_with_the_example_plugin(example, tmp_path):
+def _run_example(tmp_path: Path, n: int, *args: str):
+    """``gibench run --detector example-cnn`` on a toy tree laid out as the example dataset;
+    returns the CLI result and the run directory."""
     root = tmp_path / "data"
-    write_toy_tree(root, n=24)
+    write_toy_tree(root, n=n)
     (root / "toy_a").rename(root / "example_gen")
     out = tmp_path / "run"
     result = CliRunner().invoke(main, [
         "run", "--detector", "example-cnn", "--data-root", str(root), "--dataset", "example",
-        "--workers", "0", "--epochs", "3", "--out", str(out), "--no-progress"])
+        "--workers", "0", "--out", str(out), "--no-progress", *args])
     assert result.exit_code == 0, result.output
+    return result, out
+
+
+def test_gibench_run_with_the_example_plugin(example, tmp_path):
+    result, out = _run_example(tmp_path, 24, "--epochs", "3")
     assert "Example folder" in result.output
     record = json.loads((out / "run.json").read_text())
     assert record["resolved"]["train_subset"] == "example-folder"
@@ -77,15 +84,7 @@ def test_gibench_run_with_the_example_plugin(example, tmp_path):
 
 
 def test_the_example_suite_runs_end_to_end_through_the_suite_api(example, tmp_path):
-    root = tmp_path / "data"
-    write_toy_tree(root, n=12)
-    (root / "toy_a").rename(root / "example_gen")
-    out = tmp_path / "run"
-    result = CliRunner().invoke(main, [
-        "run", "--detector", "example-cnn", "--suite", "self-consistency", "--data-root",
-        str(root), "--dataset", "example", "--workers", "0", "--epochs", "1", "--out", str(out),
-        "--no-progress"])
-    assert result.exit_code == 0, result.output
+    _, out = _run_example(tmp_path, 12, "--suite", "self-consistency", "--epochs", "1")
     assert get_registry().provider("suite", "self-consistency").name == "example"
     import pandas as pd
 

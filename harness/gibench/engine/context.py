@@ -66,19 +66,15 @@ from gibench.outputs import (
     sha256_file,
 )
 from gibench.plugins import Registry
+from gibench.rundir import (
+    GIVEN_WEIGHTS,
+    MODEL_FILE,
+    RESULT_COLUMNS,
+    SCORE_COLUMNS,
+    TRAINING_JSON,
+    RunDir,
+)
 from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
-
-RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
-                  "align", "eval_transform", "n_real", "n_fake", "n_skipped", "acc",
-                  "real_acc", "fake_acc", "auc", "ap",
-                  # beyond threshold 0.5: EER, TPR at FPR 1% / 5%, bootstrap 95% intervals
-                  *EXTENDED_COLUMNS,
-                  # accuracy at the threshold calibrated on the held-out part of the training
-                  # subset (reported as such), and at this test subset's own best threshold
-                  # (an oracle: it looks at the test labels, never a result to compare on)
-                  "threshold_calibrated", "acc_calibrated", "threshold_oracle", "acc_oracle"]
-SCORE_COLUMNS = ["train_subset", "test_subset", "degradation", "path", "label", "logit",
-                 "score"]
 
 
 @dataclass
@@ -304,17 +300,17 @@ class RunContext:
         kept, held = stratified_holdout(full, self.config.holdout_fraction, self.config.seed)
         torch.manual_seed(self.config.seed)
         model = self._build()
-        out_dir = self.run_dir / "train" / key
-        done = out_dir / "training.json"
+        out_dir = RunDir(self.run_dir).training(key)
+        done = out_dir / TRAINING_JSON
         if self.resume and done.is_file():  # trained before the interruption
             record = json.loads(done.read_text())
             bad = [tuple(b) for b in record.pop("bad_files")]
             if bad:
                 self.bad.setdefault(f"{train_subset}/train", []).extend(bad)
             self.trainings[key] = record
-            model.load_state_dict(load_checkpoint(out_dir / "model.pt"))
+            model.load_state_dict(load_checkpoint(out_dir / MODEL_FILE))
             model.to(self.device).to(memory_format=torch.channels_last)
-            trained = TrainedModel(model.eval(), key, out_dir / "model.pt",
+            trained = TrainedModel(model.eval(), key, out_dir / MODEL_FILE,
                                    self.trainings[key]["sha256"],
                                    threshold=record["calibration"]["threshold"])
             self._models[key] = trained
@@ -329,7 +325,7 @@ class RunContext:
         self._add_time("train", result.seconds)
         if result.bad:
             self.bad.setdefault(f"{train_subset}/train", []).extend(result.bad)
-        ckpt = out_dir / "model.pt"
+        ckpt = out_dir / MODEL_FILE
         self.trainings[key] = {
             "holdout": {"fraction": self.config.holdout_fraction, "seed": self.config.seed,
                         "stratified": True, "n_train": len(kept), "n_holdout": len(held)},
@@ -443,11 +439,10 @@ class RunContext:
                  degradations: list[str]) -> tuple[list[Any], Path, Path]:
         """(what, record file, scores file) of one evaluation's files under ``partial/``: the
         name is a digest of the model, its test subset, split and degradations."""
-        what = [trained.train_subset or "(weights)", trained.sha256, test_subset, split,
+        what = [trained.train_subset or GIVEN_WEIGHTS, trained.sha256, test_subset, split,
                 degradations]
         stem = hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
-        folder = self.run_dir / "partial"
-        return what, folder / f"eval-{stem}.json", folder / f"eval-{stem}.csv"
+        return (what, *RunDir(self.run_dir).partial(stem))
 
     def _is_saved(self, trained: TrainedModel, test_subset: str, split: str,
                   degradations: list[str]) -> bool:
@@ -498,7 +493,7 @@ class RunContext:
     def _record(self, trained: TrainedModel, test_subset: str, split: str, degradation: str,
                 scores: Scores, count_bad: bool = True) -> dict[str, Any]:
         index = scores.index
-        train_name = trained.train_subset or "(weights)"
+        train_name = trained.train_subset or GIVEN_WEIGHTS
         if scores.bad and count_bad:
             self.bad.setdefault(f"{test_subset}/{split}", []).extend(scores.bad)
         if len(scores.logits) == 0:

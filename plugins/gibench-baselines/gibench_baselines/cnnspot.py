@@ -44,8 +44,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import DetectorSpec, Preprocess, Recipe, hookimpl
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import math
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import Recipe
+from gibench.api import Recipe, hookimpl
 from gibench_baselines.timm_recipe import reference_model, timm_detector, with_eval_crop_pct
 
 ARCH = "deit_small_patch16_224"

@@ -119,10 +119,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from gibench.errors import GibenchError
-from gibench.hookspecs import hookimpl
-from gibench.outputs import check_state, load_checkpoint
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import (
+    DetectorSpec,
+    GibenchError,
+    Preprocess,
+    Recipe,
+    check_state,
+    hookimpl,
+    load_checkpoint,
+)
 from gibench_baselines.transforms import center_crop, compose, hflip, random_crop, resize
 from gibench_baselines.weights import download_or_explain, strip_prefixes, two_class_to_logit
 

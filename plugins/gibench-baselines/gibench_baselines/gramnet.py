@@ -68,9 +68,7 @@ from PIL import Image
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from gibench.hookspecs import hookimpl
-from gibench.outputs import check_state
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import DetectorSpec, Preprocess, Recipe, check_state, hookimpl
 from gibench_baselines.transforms import ImageOp, compose, cv2_linear_resize, cv2_resize
 from gibench_baselines.weights import (
     download_or_explain,

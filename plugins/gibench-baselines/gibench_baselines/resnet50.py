@@ -23,8 +23,7 @@ At mini size it runs at 64 px (the network is fully convolutional).
 
 from __future__ import annotations
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import Recipe
+from gibench.api import Recipe, hookimpl
 from gibench_baselines.timm_recipe import timm_detector
 
 SPEC = timm_detector(

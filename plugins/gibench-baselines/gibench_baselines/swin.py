@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import math
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import Recipe
+from gibench.api import Recipe, hookimpl
 from gibench_baselines.timm_recipe import reference_model, timm_detector, with_eval_crop_pct
 
 ARCH = "swin_tiny_patch4_window7_224"

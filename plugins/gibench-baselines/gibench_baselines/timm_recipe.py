@@ -42,7 +42,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gibench.errors import GibenchError
+from gibench.api import GibenchError, batch_of, with_batch
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -219,11 +219,12 @@ def timm_eval_transform(input_size: int, crop_pct: float):
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
         return to_uint8_tensor(crop(resize_op(img.convert("RGB"), rng), rng))
 
-    def batch(x: torch.Tensor) -> torch.Tensor:
-        return crop.batch(resize_op.batch(x))  # type: ignore[attr-defined]
+    resize_batch, crop_batch = batch_of(resize_op), batch_of(crop)
 
-    transform.batch = batch  # type: ignore[attr-defined]
-    return transform
+    def batch(x: torch.Tensor) -> torch.Tensor:
+        return crop_batch(resize_batch(x))
+
+    return with_batch(transform, batch)
 
 
 def _eval_description(crop_pct: float, input_size: int = 224) -> str:
@@ -319,7 +320,7 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
     the authors' training (see :func:`convert_timm_checkpoint`). The converter takes
     ``fake_index`` (``--fake-class``), :data:`FAKE_INDEX` by default.
     """
-    from gibench.specs import DetectorSpec, Preprocess
+    from gibench.api import DetectorSpec, Preprocess
 
     def build(pretrained: str | Path | None = None, input_size: int = 224) -> nn.Module:
         kwargs = arch_kwargs(input_size) if arch_kwargs else {}

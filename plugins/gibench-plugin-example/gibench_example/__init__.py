@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 import gibench
-from gibench.specs import DegradationSpec, DetectorSpec, Preprocess, Recipe, SubsetSpec
+from gibench.api import DegradationSpec, DetectorSpec, Preprocess, Recipe, SubsetSpec
 
 __version__ = "0.1.0"
 

@@ -366,10 +366,10 @@ def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, .
 
 def _param_count(spec) -> str:
     try:
-        model = spec.build(pretrained=None, input_size=spec.preprocess.input_size)
+        count = spec.parameter_count()
     except Exception as exc:  # a broken builder must not hide the others
         return f"error: {exc}"
-    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M"
+    return f"{count / 1e6:.2f} M"
 
 
 def _values(values) -> str:

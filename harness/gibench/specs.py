@@ -176,6 +176,29 @@ class DetectorSpec:
     aliases: tuple[str, ...] = ()
     description: str = ""
     mini_notes: str = ""
+    #: The number of parameters at ``preprocess.input_size``, declared so that listing the
+    #: detectors (``gibench list``) need not build them (nor import their libraries);
+    #: :func:`gibench.testing.check_detector` checks it against the built model. ``None``:
+    #: counted when asked (:meth:`parameter_count`).
+    parameters: int | None = None
+
+    def parameter_count(self, input_size: int | None = None, *, declared: bool = True) -> int:
+        """The number of parameters of the model built at ``input_size`` (default: the
+        paper's): the declared :attr:`parameters` at that size when ``declared``, otherwise
+        counted without allocating them, on PyTorch's ``meta`` device (tensors with shapes and
+        no storage). A builder that cannot run there (it computes with real values while
+        building) is built on the CPU instead."""
+        import torch
+
+        size = input_size or self.preprocess.input_size
+        if declared and self.parameters is not None and size == self.preprocess.input_size:
+            return self.parameters
+        try:
+            with torch.device("meta"):
+                model = self.build(pretrained=None, input_size=size)
+        except (RuntimeError, NotImplementedError, TypeError, ValueError):
+            model = self.build(pretrained=None, input_size=size)
+        return sum(p.numel() for p in model.parameters())
 
 
 @dataclass(frozen=True)

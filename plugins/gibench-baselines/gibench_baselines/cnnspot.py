@@ -102,6 +102,7 @@ def make_train(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=23_510_081,
     paper="Wang et al., CNN-generated images are surprisingly easy to spot... for now, "
           "CVPR 2020",
     build=build,

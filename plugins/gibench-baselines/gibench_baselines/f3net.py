@@ -113,7 +113,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -366,6 +365,8 @@ class F3Net(nn.Module):
 
 
 def _xception(pretrained: bool = False) -> nn.Module:
+    import timm  # on first build: listing the detectors needs no timm
+
     return timm.create_model("legacy_xception", pretrained=pretrained, num_classes=0)
 
 
@@ -483,6 +484,7 @@ def make_eval(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=48_314_929,
     paper="Qian et al., Thinking in Frequency: Face Forgery Detection by Mining Frequency-aware "
           "Clues, ECCV 2020",
     build=build,

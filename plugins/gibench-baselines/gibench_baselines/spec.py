@@ -226,6 +226,7 @@ def make_eval(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=21_285_185,
     paper="Zhang, Karaman, Chang, Detecting and Simulating Artifacts in GAN Fake Images, "
           "WIFS 2019",
     build=build,

@@ -308,7 +308,8 @@ def convert_timm_checkpoint(obj: Mapping[str, Any], head: str, fake_index: int =
 
 def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
                   erase_prob: float, crop_pct: float, recipe, aliases: tuple[str, ...],
-                  description: str, mini_notes: str, arch_kwargs=None,
+                  description: str, mini_notes: str, parameters: int | None = None,
+                  arch_kwargs=None,
                   checkpoint_filter: Callable[[dict], dict] | None = None,
                   head_classes: int = 2):
     """A :class:`DetectorSpec` for a timm-trained GenImage baseline.
@@ -318,7 +319,8 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
     ``checkpoint_filter(state)`` applies the architecture's timm filter function (``None``:
     timm has none for it, its layout never changed); ``head_classes`` the classifier's size in
     the authors' training (see :func:`convert_timm_checkpoint`). The converter takes
-    ``fake_index`` (``--fake-class``), :data:`FAKE_INDEX` by default.
+    ``fake_index`` (``--fake-class``), :data:`FAKE_INDEX` by default. ``parameters`` is the
+    declared :attr:`DetectorSpec.parameters` at 224 px.
     """
     from gibench.api import DetectorSpec, Preprocess
 
@@ -333,7 +335,7 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
         return convert_timm_checkpoint(obj, head, fake_index, checkpoint_filter, head_classes)
 
     return DetectorSpec(
-        name=name, paper=paper, build=build,
+        name=name, paper=paper, build=build, parameters=parameters,
         preprocess=Preprocess(
             input_size=224, load_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
             make_train=make_train, make_eval=_make_eval(crop_pct),

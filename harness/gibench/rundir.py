@@ -133,10 +133,10 @@ class RunRecord:
     """
 
     status: str
-    config: dict[str, Any]
     created: str | None = None
     command: str | None = None
     resumed: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
     resolved: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     versions: dict[str, Any] = field(default_factory=dict)

@@ -111,6 +111,18 @@ def _check_forward(spec: DetectorSpec, model: torch.nn.Module, size: int, batch:
                 f"forward at {size} px gives non-finite logits")
 
 
+def _check_backward(spec: DetectorSpec, model: torch.nn.Module, size: int, batch: int) -> None:
+    model.train()
+    model.zero_grad()
+    model(torch.randn(batch, 3, size, size)).sum().backward()
+    bad = [n for n, p in model.named_parameters() if p.requires_grad
+           and (p.grad is None or not torch.isfinite(p.grad).all())]
+    _expect(not bad, spec, f"training at {size} px leaves parameters without a finite "
+            f"gradient: {', '.join(bad[:5])}")
+    model.zero_grad()
+    model.eval()
+
+
 def _check_converter(spec: DetectorSpec, model: torch.nn.Module) -> None:
     own = model.state_dict()
     converted = spec.convert_state_dict(dict(own))
@@ -127,8 +139,9 @@ def _check_converter(spec: DetectorSpec, model: torch.nn.Module) -> None:
 def check_detector(spec: DetectorSpec, *, full_size: bool = True, batch: int = 2) -> None:
     """Check a detector at its paper's input size and at the ``mini`` size (64 px):
 
-    - it builds (``pretrained=None``, no download) and a forward pass on a small batch gives
-      one finite logit per image;
+    - it builds (``pretrained=None``, no download), a forward pass on a small batch gives
+      one finite logit per image, and a backward pass reaches every trainable parameter with
+      a finite gradient;
     - its train and eval transforms give uint8 ``(3, S, S)``, reproducibly under one seed, and
       the eval transform's batched form (if any) agrees with the per-image one;
     - ``convert_state_dict`` maps the model's own state dict to itself;
@@ -155,6 +168,7 @@ def check_detector(spec: DetectorSpec, *, full_size: bool = True, batch: int = 2
             torch.manual_seed(0)
             model = spec.build(pretrained=None, input_size=size)
             _check_forward(spec, model, size, batch)
+            _check_backward(spec, model, size, batch)
             _check_converter(spec, model)
         count = _n_params(model)
         meta = spec.parameter_count(size, declared=False)

@@ -59,14 +59,6 @@ def test_parameter_count_matches_reference(spec):
     assert 0.01 < model.fc.weight.std().item() < 0.03  # N(0, 0.02) head, as CNNDetection
 
 
-def test_forward_gives_one_logit_per_image(spec):
-    torch.manual_seed(0)
-    model = spec.build().eval()
-    with torch.no_grad():
-        out = model(torch.randn(2, 3, 64, 64))
-    assert tuple(out.shape) == (2, 1)
-    assert tuple(out.reshape(-1).shape) == (2,)
-    assert torch.isfinite(out).all()
 
 
 def test_random_init_zeroes_last_bn_of_each_block(spec):
@@ -154,12 +146,6 @@ def test_backbone_with_missing_key_is_refused(spec, tmp_path):
 # --------------------------------------------------------------------------- (d) transforms
 
 
-def test_transforms_give_uint8_crops(spec):
-    img = _noisy()
-    for make in (spec.preprocess.make_train, spec.preprocess.make_eval):
-        out = make(64, 72)(img, random.Random(0))
-        assert out.dtype == torch.uint8
-        assert tuple(out.shape) == (3, 64, 64)
 
 
 def test_train_transform_is_seeded(spec):

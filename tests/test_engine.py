@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import gibench
-from gibench.engine.results import RESULT_COLUMNS
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics
 from gibench.plugins import UnknownNameError
+from gibench.rundir import RESULT_COLUMNS
 
 
 def _run(toy_root, tmp_path, **kw):

@@ -137,17 +137,6 @@ def test_each_texture_branch_gives_32_features_at_any_size(model, size):
     assert seen["fcnewr"] == (1, 704)
 
 
-def test_forward_backward_at_64_px():
-    torch.manual_seed(1)
-    model = gramnet.build().train()
-    out = model(torch.randn(2, 3, 64, 64) * 60 + 120)
-    assert tuple(out.shape) == (2, 1)
-    assert torch.isfinite(out).all()
-    torch.nn.functional.binary_cross_entropy_with_logits(out, torch.tensor([[0.0], [1.0]])
-                                                         ).backward()
-    missing = [n for n, p in model.named_parameters()
-               if p.grad is None or not torch.isfinite(p.grad).all() or not p.grad.any()]
-    assert not missing
 
 
 def test_channels_last_gives_the_same_logits(model):

@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 
 import gibench
 from gibench.cli import main
-from gibench.engine.results import RESULT_COLUMNS
 from gibench.errors import GibenchError
 from gibench.leaderboard.board import read_board, write_board
 from gibench.leaderboard.check import check_root
 from gibench.leaderboard.paper import TABLES, paper_rows, seed_paper_boards
 from gibench.leaderboard.render import write_rendered
-from gibench.leaderboard.runs import RUN_COLUMNS, add_run
+from gibench.leaderboard.runs import add_run
 from gibench.leaderboard.schema import COLUMN_NAMES
 from gibench.plugins import build_registry, get_registry
 
@@ -221,10 +220,6 @@ def test_an_aligned_board_says_how_it_was_aligned(boards):
     text = (boards / "mini-cross-generator-aligned-jpeg90.md").read_text()
     assert "went through the same `--align` (jpeg:90)" in text
     assert "`--align`" not in (boards / "mini-cross-generator.md").read_text()
-
-
-def test_results_columns_needed_by_add_are_written_by_runs():
-    assert set(RUN_COLUMNS) <= set(RESULT_COLUMNS)
 
 
 # -- check refuses each kind of bad row ---------------------------------------------------------

@@ -8,13 +8,16 @@ import textwrap
 
 import pytest
 
+import gibench
 from gibench.plugins import (
     PluginConflictError,
     UnknownNameError,
     build_registry,
+    clear_registry_cache,
     get_registry,
     normalise,
 )
+from gibench.rundir import RunRecord
 from tests.conftest import install_fake_distribution
 
 
@@ -168,3 +171,98 @@ def test_plugin_installed_with_pip_appears_in_gibench_list(tmp_path, monkeypatch
     assert "hello-gen" in result.output and "Hello Gen" in result.output
     result = CliRunner().invoke(main, ["plugins"])
     assert "gibench-hello" in result.output and "0.4.2" in result.output
+
+
+def test_unknown_hook_fails_its_plugin_only_with_a_did_you_mean(tmp_path, monkeypatch):
+    source = textwrap.dedent("""
+        import gibench
+
+        @gibench.hookimpl
+        def gibench_add_detector():  # misspelled: gibench_add_detectors
+            return []
+    """)
+    install_fake_distribution(tmp_path, "gibench-typo", "0.1", {"gibench_typo": source},
+                              {"typo": "gibench_typo"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = build_registry()
+    typo = next(p for p in reg.plugins if p.name == "typo")
+    assert typo.status == "failed"
+    assert "plugin 'typo'" in typo.error and "'gibench_add_detector'" in typo.error
+    assert "did you mean 'gibench_add_detectors'" in typo.error
+    assert not reg.pm.has_plugin("typo")
+    assert reg.detector("cnnspot").name == "cnnspot"  # the others keep working
+    assert all(p.status == "loaded" for p in reg.plugins if p.name != "typo")
+
+
+REPORTERS = textwrap.dedent("""
+    import gibench
+
+    CALLS = []
+
+    class Loud:
+        @gibench.hookimpl
+        def gibench_run_started(self, run_dir):
+            raise RuntimeError("started exploded")
+
+        @gibench.hookimpl
+        def gibench_run_finished(self):
+            raise RuntimeError("finished exploded")
+
+        @gibench.hookimpl
+        def gibench_run_failed(self):
+            raise RuntimeError("failed exploded")
+
+    loud = Loud()
+
+    @gibench.hookimpl
+    def gibench_run_started(run_dir, config):
+        CALLS.append(("started", config["detector"]))
+
+    @gibench.hookimpl
+    def gibench_run_finished(results):
+        CALLS.append(("finished", len(results)))
+
+    @gibench.hookimpl
+    def gibench_run_failed(status, error):
+        CALLS.append(("failed", status, error))
+""")
+
+
+@pytest.fixture
+def reporters(toy_plugin, monkeypatch):
+    install_fake_distribution(toy_plugin, "gibench-reporters", "0.1",
+                              {"gibench_reporters": REPORTERS},
+                              {"loud": "gibench_reporters:loud",
+                               "recorder": "gibench_reporters"})
+    clear_registry_cache()
+    import gibench_reporters
+
+    gibench_reporters.CALLS.clear()
+    return gibench_reporters.CALLS
+
+
+def test_lifecycle_hooks_are_called_plugin_by_plugin(reporters, toy_root, tmp_path, capsys):
+    gibench.run("tinynet", "cross-generator", data_root=toy_root, out=tmp_path / "run",
+                dataset="toy", train_subset="toy-a", device="cpu", workers=0, progress=False,
+                epochs=1)
+    assert reporters == [("started", "tinynet"), ("finished", 2)]
+    err = capsys.readouterr().err
+    assert "plugin 'loud' failed in gibench_run_started: RuntimeError: started exploded" in err
+    assert "plugin 'loud' failed in gibench_run_finished" in err
+
+
+def test_a_failed_run_calls_gibench_run_failed(reporters, toy_root, tmp_path, monkeypatch,
+                                               capsys):
+    from gibench.engine.context import RunContext
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(RunContext, "model_for", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        gibench.run("tinynet", "cross-generator", data_root=toy_root, out=tmp_path / "run",
+                    dataset="toy", train_subset="toy-a", device="cpu", workers=0,
+                    progress=False)
+    assert reporters == [("started", "tinynet"), ("failed", "failed", "RuntimeError: boom")]
+    assert RunRecord.read(tmp_path / "run").status == "failed"
+    assert "plugin 'loud' failed in gibench_run_failed" in capsys.readouterr().err

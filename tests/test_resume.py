@@ -110,7 +110,7 @@ def test_resume_refuses_what_it_cannot_continue(toy_plugin, toy_root, tmp_path):
     gibench.run("tinynet", "cross-generator", data_root=toy_root, out=done, **OPTS)
     with pytest.raises(GibenchError, match="already complete"):
         gibench.resume(done)
-    with pytest.raises(GibenchError, match="no run.json"):
+    with pytest.raises(GibenchError, match="run.json: no such file"):
         gibench.resume(tmp_path / "nowhere")
     with pytest.raises(GibenchError, match="cannot change epochs"):
         gibench.resume(done, epochs=5)

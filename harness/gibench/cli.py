@@ -190,24 +190,21 @@ def _config_options(ctx: click.Context, kw: dict) -> dict:
 
 
 def _summary(out_dir: Path) -> None:
-    import json
-
     from gibench.engine.distributed import from_env
+    from gibench.rundir import RunDir, RunRecord
 
     if not from_env().main:  # under torchrun rank 0 alone reports
         return
-    click.echo((out_dir / "results.md").read_text() if (out_dir / "results.md").exists()
-               else "(no results)")
-    record = json.loads((out_dir / "run.json").read_text())
-    bad = {k: v["count"] for k, v in record.get("bad_images", {}).items()}
-    t = record["timings"]
-    tp = record["throughput"]["eval_images_per_second"]
+    table = RunDir(out_dir).table
+    click.echo(table.read_text() if table.exists() else "(no results)")
+    record = RunRecord.read(out_dir)
+    bad = {k: v["count"] for k, v in record.bad_images.items()}
+    t = record.timings
+    tp = record.throughput.get("eval_images_per_second")
     phases = (("waiting for decoding", "eval_wait_data"), ("to device", "eval_transfer"),
               ("preprocessing", "eval_preprocess"), ("model", "eval_model"))
-    t_all = record["timings"]
-    if "eval_model" in t_all:
-        click.echo("eval time: " + ", ".join(f"{label} {t_all[key]:.1f} s"
-                                              for label, key in phases))
+    if "eval_model" in t:
+        click.echo("eval time: " + ", ".join(f"{label} {t[key]:.1f} s" for label, key in phases))
     click.echo(f"run directory: {out_dir}")
     click.echo(f"time: {t['total']:.0f} s (train {t.get('train', 0):.0f} s, eval "
                f"{t.get('eval', 0):.0f} s" + (f", {tp:.0f} images/s" if tp else "") + ")")
@@ -366,10 +363,10 @@ def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, .
 
 def _param_count(spec) -> str:
     try:
-        model = spec.build(pretrained=None, input_size=spec.preprocess.input_size)
+        count = spec.parameter_count()
     except Exception as exc:  # a broken builder must not hide the others
         return f"error: {exc}"
-    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M"
+    return f"{count / 1e6:.2f} M"
 
 
 def _values(values) -> str:

@@ -83,23 +83,47 @@ def gibench_add_suites() -> Sequence[SuiteSpec]:
 
 # ---------------------------------------------------------------------------------------------
 # Run-lifecycle hooks: called by the engine while a run progresses, for reporters and loggers.
+#
+# They fire in the process of rank 0 only (the one process without torchrun), the one that
+# writes the run directory. Each plugin's implementation is called on its own: one that raises
+# is reported on stderr with the plugin's name, the other plugins are still called and the run
+# goes on (its status and files are not changed). For every run, exactly one of
+# ``gibench_run_finished`` and ``gibench_run_failed`` follows ``gibench_run_started``, unless
+# the run failed before its directory was written (bad options, unknown names): then none is
+# called. A process killed outright (SIGKILL, power loss) calls nothing and leaves
+# ``run.json`` at ``running``.
 # ---------------------------------------------------------------------------------------------
 
 
 @hookspec
 def gibench_run_started(run_dir: Path, config: dict[str, Any]) -> None:
-    """Called when a run starts, after its directory and configuration are written.
+    """Called when a run starts, after its directory and its ``running`` record are written.
 
-    :param run_dir: the run directory (holds ``run.json``).
-    :param config: the resolved configuration recorded in ``run.json``.
+    Called again when an interrupted run is continued (``gibench run --resume``).
+
+    :param run_dir: the run directory (holds ``run.json``; see :mod:`gibench.rundir`).
+    :param config: the configuration recorded in ``run.json`` (its ``config``).
     """
 
 
 @hookspec
 def gibench_run_finished(run_dir: Path, results: pd.DataFrame) -> None:
-    """Called when a run has finished and ``results.csv`` is written.
+    """Called when a run has completed: ``results.csv``, ``scores.csv``, ``results.md`` and the
+    ``complete`` record are written.
 
     :param run_dir: the run directory.
     :param results: one row per train subset × test subset × degradation (``results.csv``).
-    Exceptions raised here are reported and do not fail the run.
+    """
+
+
+@hookspec
+def gibench_run_failed(run_dir: Path, status: str, error: str) -> None:
+    """Called when a run ends without completing, after its files are written as far as it got
+    (``run.json`` records ``status``; finished evaluations are kept for ``--resume``). The
+    exception then propagates to the caller as it would without the hook.
+
+    :param run_dir: the run directory.
+    :param status: ``"interrupted"`` (Ctrl-C, ``KeyboardInterrupt``) or ``"failed"`` (any other
+        exception).
+    :param error: the exception's type and message (``"ValueError: ..."``).
     """

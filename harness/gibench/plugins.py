@@ -5,9 +5,11 @@ every entry point of the group ``gibench`` (``pip install gibench-plugin-x``). A
 disabled with ``-p no:NAME`` on the command line or ``GIBENCH_DISABLE_PLUGINS=NAME,NAME``.
 
 The registry calls each registration hook plugin by plugin, so it knows who provides what, and
-so one plugin that raises, or returns something that is not a spec, is recorded as a failure
-(``gibench plugins``) while the others keep working. A name or alias claimed by two plugins is
-an error naming both.
+so one plugin that raises, or returns something that is not a spec, or implements a hook that
+:mod:`gibench.hookspecs` does not declare (a misspelling), is recorded as a failure
+(``gibench plugins``) while the others keep working. Run-lifecycle hooks are called through
+:func:`notify`, plugin by plugin, so a failing reporter is a warning naming it. A name or
+alias claimed by two plugins is an error naming both.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import difflib
 import importlib
 import os
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -62,6 +65,10 @@ class UnknownNameError(GibenchError, KeyError):
 
 class PluginConflictError(GibenchError):
     """Two plugins claim the same name (or alias) for one kind of spec."""
+
+
+class PluginValidationError(GibenchError):
+    """A plugin that does not keep the contract of :mod:`gibench.hookspecs`."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,54 @@ def _fail(infos: list[PluginInfo], name: str, exc: BaseException) -> None:
                                   "failed", f"{type(exc).__name__}: {exc}")
 
 
+def unknown_hooks(pm: pluggy.PluginManager) -> dict[str, list[str]]:
+    """Plugin name → the hooks it implements that no hookspec declares (a misspelled
+    ``gibench_add_detector``): what pluggy's ``check_pending`` raises for, per plugin. An
+    implementation marked ``optionalhook=True`` is allowed (a hook of another host)."""
+    found: dict[str, list[str]] = {}
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or not isinstance(caller, pluggy.HookCaller) or \
+                caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                found.setdefault(impl.plugin_name, []).append(name)
+    return found
+
+
+def _unknown_hook_error(plugin: str, hooks: list[str]) -> str:
+    known = [n for n in dir(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_")]
+    parts = []
+    for hook in sorted(hooks):
+        close = difflib.get_close_matches(hook, known, n=1, cutoff=0.6)
+        parts.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"plugin {plugin!r} implements unknown hook {', '.join(parts)}; the hooks are "
+            f"listed in gibench.hookspecs")
+
+
+def _reject_unknown_hooks(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
+    """Unregister each plugin that implements an unknown hook and mark it failed, naming the
+    hook; the other plugins keep working."""
+    for plugin, hooks in unknown_hooks(pm).items():
+        pm.set_blocked(plugin)  # unregisters it
+        _fail(infos, plugin, PluginValidationError(_unknown_hook_error(plugin, hooks)))
+
+
+def notify(registry: Registry, hook: str, **kwargs: Any) -> None:
+    """Call the run-lifecycle ``hook`` of every plugin, one plugin at a time: a plugin that
+    raises is reported on stderr with its name and the others are still called; the run goes
+    on."""
+    caller = getattr(registry.pm.hook, hook)
+    plugins = [impl.plugin_name for impl in caller.get_hookimpls()]
+    for plugin in dict.fromkeys(plugins):
+        others = [registry.pm.get_plugin(p) for p in plugins if p != plugin]
+        try:
+            registry.pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+        except Exception as exc:  # a reporter must not fail the run it reports on
+            print(f"warning: plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+
+
 def build_registry(disabled: Iterable[str] = (), entry_points: bool = True) -> Registry:
     """Create the plugin manager, load built-in and installed plugins, collect their specs."""
     blocked = set(disabled) | disabled_from_env()
@@ -216,6 +271,7 @@ def build_registry(disabled: Iterable[str] = (), entry_points: bool = True) -> R
                                         f"{type(exc).__name__}: {exc}"))
                 continue
             infos.append(PluginInfo(ep.name, dist, version, False))
+    _reject_unknown_hooks(pm, infos)
     registry = Registry(pm=pm, plugins=infos)
     for kind, (hook, cls) in _KINDS.items():
         for impl in getattr(pm.hook, hook).get_hookimpls():

@@ -7,8 +7,8 @@ plain, frozen data plus a few callables; the core never dispatches on a plugin's
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     import pandas as pd
@@ -89,6 +89,45 @@ class Recipe:
 #: ``transform(image, rng) -> uint8 CHW tensor`` of a fixed size; ``rng`` is a seeded
 #: :class:`random.Random` owned by the caller, so augmentations are reproducible.
 Transform = Callable[["Image.Image", Any], "torch.Tensor"]
+#: ``batch(x) -> y``: a deterministic transform's batched form, on a uint8 batch
+#: ``(N, 3, H, W)`` of equal-size images on any device, giving uint8 ``(N, 3, S, S)`` (or
+#: ``(N, K, 3, S, S)`` for a multi-crop evaluation, whose logits are averaged over ``K``).
+BatchOp = Callable[["torch.Tensor"], "torch.Tensor"]
+
+
+@runtime_checkable
+class BatchedTransform(Protocol):
+    """An evaluation transform that also works on the device: the batched-transform protocol.
+
+    A :data:`Transform` (``transform(image, rng)``, on the CPU, image by image) may carry a
+    ``batch`` attribute, its :data:`BatchOp`, that computes the same result on a batch of
+    decoded images of one size (any size: it reads it from the batch's shape), on their device.
+    The engine then decodes at the images' own resolution, degrades the batch on the device
+    and applies ``batch`` there (robustness settings, shared passes over several detectors);
+    without it, it preprocesses on the CPU and degradations apply at the detector's input size.
+    ``batch`` must equal the per-image transform up to rounding
+    (:func:`gibench.testing.check_detector` compares them). Set it with :func:`with_batch`; the
+    engine reads it with :func:`batch_of`.
+    """
+
+    batch: BatchOp
+
+    def __call__(self, image: Image.Image, rng: Any = None) -> torch.Tensor: ...
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def with_batch(transform: _F, batch: BatchOp) -> _F:
+    """Give ``transform`` (an image op or a whole :data:`Transform`) its batched form
+    ``batch`` (see :class:`BatchedTransform`); returns ``transform``."""
+    transform.batch = batch  # type: ignore[attr-defined]
+    return transform
+
+
+def batch_of(transform: Callable[..., Any]) -> BatchOp | None:
+    """The batched form of ``transform`` (see :class:`BatchedTransform`), or ``None``."""
+    return getattr(transform, "batch", None)
 
 
 @dataclass(frozen=True)
@@ -140,6 +179,29 @@ class DetectorSpec:
     aliases: tuple[str, ...] = ()
     description: str = ""
     mini_notes: str = ""
+    #: The number of parameters at ``preprocess.input_size``, declared so that listing the
+    #: detectors (``gibench list``) need not build them (nor import their libraries);
+    #: :func:`gibench.testing.check_detector` checks it against the built model. ``None``:
+    #: counted when asked (:meth:`parameter_count`).
+    parameters: int | None = None
+
+    def parameter_count(self, input_size: int | None = None, *, declared: bool = True) -> int:
+        """The number of parameters of the model built at ``input_size`` (default: the
+        paper's): the declared :attr:`parameters` at that size when ``declared``, otherwise
+        counted without allocating them, on PyTorch's ``meta`` device (tensors with shapes and
+        no storage). A builder that cannot run there (it computes with real values while
+        building) is built on the CPU instead."""
+        import torch
+
+        size = input_size or self.preprocess.input_size
+        if declared and self.parameters is not None and size == self.preprocess.input_size:
+            return self.parameters
+        try:
+            with torch.device("meta"):
+                model = self.build(pretrained=None, input_size=size)
+        except (RuntimeError, NotImplementedError, TypeError, ValueError):
+            model = self.build(pretrained=None, input_size=size)
+        return sum(p.numel() for p in model.parameters())
 
 
 @dataclass(frozen=True)
@@ -185,4 +247,3 @@ class SuiteSpec:
     render: Callable[[pd.DataFrame, Sequence[SubsetSpec]], str]
     needs_training: bool = True
     aliases: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)

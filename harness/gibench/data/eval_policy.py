@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gibench.errors import GibenchError
+from gibench.specs import with_batch
 
 EVAL_POLICIES: tuple[str, ...] = ("authors", "resize", "crop", "native", "multicrop")
 DEFAULT_POLICY = "authors"
@@ -80,8 +81,7 @@ def _resize(size: int) -> Callable:
                           antialias=True)
         return y.round_().clamp_(0, 255).to(torch.uint8)
 
-    transform.batch = batch  # type: ignore[attr-defined]
-    return transform
+    return with_batch(transform, batch)
 
 
 def _crops(size: int, places: tuple[tuple[float, float], ...]) -> Callable:
@@ -92,15 +92,14 @@ def _crops(size: int, places: tuple[tuple[float, float], ...]) -> Callable:
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
         return batch(_to_tensor(img)[None])[0]
 
-    transform.batch = batch  # type: ignore[attr-defined]
-    return transform
+    return with_batch(transform, batch)
 
 
 def _native() -> Callable:
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
         return _to_tensor(img)
 
-    transform.batch = lambda x: x  # type: ignore[attr-defined]
+    with_batch(transform, lambda x: x)
     transform.native = True  # type: ignore[attr-defined]
     return transform
 

@@ -41,7 +41,7 @@ from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.eval_policy import is_native
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, autocast
-from gibench.specs import DegradationSpec, Transform
+from gibench.specs import DegradationSpec, Transform, batch_of
 
 
 @dataclass
@@ -319,7 +319,7 @@ def _to_input(images: torch.Tensor, transform: Transform, indices: torch.Tensor,
 
     The transform's batched form runs on the device; a transform without one (a third-party
     detector's) runs per image on the CPU, as in the plain evaluation path."""
-    batched = getattr(transform, "batch", None)
+    batched = batch_of(transform)
     if batched is not None:
         return batched(images)
     from PIL import Image

@@ -26,9 +26,9 @@ from gibench.engine.evaluate import (
     predict_settings_many,
 )
 from gibench.engine.models import TrainedModel
-from gibench.engine.results import SCORE_COLUMNS
 from gibench.errors import GibenchError
 from gibench.metrics import EXTENDED_COLUMNS, accuracy_at, extended_metrics, sigmoid, threshold_for
+from gibench.rundir import GIVEN_WEIGHTS, SCORE_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from gibench.engine.context import RunContext
@@ -165,7 +165,7 @@ def _record(ctx: RunContext, trained: TrainedModel, test_subset: str, split: str
     """One result row and its per-image scores, added to ``ctx``'s records."""
     if len(scores.logits) == 0:
         raise GibenchError(f"no image of {test_subset}/{split} could be decoded")
-    train_name = trained.train_subset or "(weights)"
+    train_name = trained.train_subset or GIVEN_WEIGHTS
     probs = sigmoid(scores.logits)
     metrics = extended_metrics(scores.labels, probs, seed=ctx.config.seed)
     calibrated = trained.threshold if trained.threshold is not None else float("nan")

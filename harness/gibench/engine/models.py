@@ -24,6 +24,7 @@ from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid, threshold_for
 from gibench.outputs import atomic_write_json, load_checkpoint, load_state_into, sha256_file
+from gibench.rundir import MODEL_FILE, TRAINING_JSON, RunDir
 from gibench.specs import DetectorSpec
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -117,9 +118,9 @@ class ModelStore:
         torch.manual_seed(ctx.config.seed)
         model = ctx.spec.build(pretrained=ctx.config.pretrained,
                                input_size=ctx.resolved.input_size)
-        out_dir = ctx.run_dir / "train" / key
-        done = out_dir / "training.json"
-        ckpt = out_dir / "model.pt"
+        out_dir = RunDir(ctx.run_dir).training(key)
+        done = out_dir / TRAINING_JSON
+        ckpt = out_dir / MODEL_FILE
         if ctx.resume and done.is_file():  # trained before the interruption
             record = json.loads(done.read_text())
             records.add_bad(f"{train_subset}/train", record.pop("bad_files"))

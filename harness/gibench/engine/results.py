@@ -17,23 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from gibench.metrics import EXTENDED_COLUMNS
 from gibench.outputs import atomic_write_csv, atomic_write_json
+from gibench.rundir import GIVEN_WEIGHTS, RESULT_COLUMNS, SCORE_COLUMNS, RunDir
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from gibench.engine.models import TrainedModel
 
-RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
-                  "align", "eval_transform", "n_real", "n_fake", "n_skipped", "acc",
-                  "real_acc", "fake_acc", "auc", "ap",
-                  # beyond threshold 0.5: EER, TPR at FPR 1% / 5%, bootstrap 95% intervals
-                  *EXTENDED_COLUMNS,
-                  # accuracy at the threshold calibrated on the held-out part of the training
-                  # subset (reported as such), and at this test subset's own best threshold
-                  # (an oracle: it looks at the test labels, never a result to compare on)
-                  "threshold_calibrated", "acc_calibrated", "threshold_oracle", "acc_oracle"]
-SCORE_COLUMNS = ["train_subset", "test_subset", "degradation", "path", "label", "logit",
-                 "score"]
 
 
 class RunRecords:
@@ -92,11 +81,10 @@ class RunRecords:
                  degradations: list[str]) -> tuple[list[Any], Path, Path]:
         """(what, record file, scores file) of one evaluation's files under ``partial/``: the
         name is a digest of the model, its test subset, split and degradations."""
-        what = [trained.train_subset or "(weights)", trained.sha256, test_subset, split,
+        what = [trained.train_subset or GIVEN_WEIGHTS, trained.sha256, test_subset, split,
                 degradations]
         stem = hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
-        folder = self.run_dir / "partial"
-        return what, folder / f"eval-{stem}.json", folder / f"eval-{stem}.csv"
+        return (what, *RunDir(self.run_dir).partial(stem))
 
     def is_saved(self, trained: TrainedModel, test_subset: str, split: str,
                  degradations: list[str]) -> bool:

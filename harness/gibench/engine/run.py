@@ -20,7 +20,6 @@ pass's run directories under ``shared_pass``.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 import subprocess
 import sys
@@ -41,8 +40,9 @@ from gibench.engine.distributed import backend, barrier, broadcast_object
 from gibench.engine.distributed import init as dist_init
 from gibench.engine.evaluation import share_eval_transforms
 from gibench.errors import GibenchError
-from gibench.outputs import atomic_write_csv, atomic_write_json, atomic_write_text, sha256_file
-from gibench.plugins import Registry, get_registry
+from gibench.outputs import atomic_write_csv, atomic_write_text, sha256_file
+from gibench.plugins import Registry, get_registry, notify
+from gibench.rundir import RunDir, RunDirError, RunRecord
 from gibench.suite import SuiteContext
 
 
@@ -115,38 +115,38 @@ def default_run_dir(config: RunConfig, registry: Registry) -> Path:
     return Path("runs") / f"{stamp}-{det}-{suite}"
 
 
-def _record(ctx: RunContext, status: str, started: float, git: str | None) -> dict[str, Any]:
+def _record(ctx: RunContext, status: str, started: float, git: str | None) -> RunRecord:
     records = ctx.records
     n_images = sum(r["n_real"] + r["n_fake"] for r in records.rows)
     eval_s = records.timings.get("eval", 0.0)
-    return {
-        "status": status,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": ctx.config.command,
-        "resumed": ctx.resume,
-        "config": ctx.config.to_dict(),
-        "resolved": ctx.resolved.record(),
-        "seed": ctx.config.seed,
-        "versions": versions(ctx.registry),
-        "git": git,
-        "device": _device_info(ctx.device),
-        "processes": ctx.job.world,
-        "process_group": backend(ctx.job),
-        "eval_precision": ctx.resolved.eval_precision,
-        "decode_cache": records.decode_cache_records or None,
-        "weights": ({"path": str(ctx.config.weights),
-                     "sha256": sha256_file(Path(ctx.config.weights))}
-                    if ctx.config.weights else None),
-        **({"shared_pass": ctx.shared_pass} if ctx.shared_pass is not None else {}),
-        "training": records.trainings,
-        "calibration": records.calibration,
-        "bad_images": {k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
-                       for k, v in records.bad.items()},
-        "timings": {**{k: round(v, 3) for k, v in records.timings.items()},
-                    "total": round(time.perf_counter() - started, 3)},
-        "throughput": {"eval_images": n_images,
-                       "eval_images_per_second": round(n_images / eval_s, 2) if eval_s else None},
-    }
+    return RunRecord(
+        status=status,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        command=ctx.config.command,
+        resumed=ctx.resume,
+        config=ctx.config.to_dict(),
+        resolved=ctx.resolved.record(),
+        seed=ctx.config.seed,
+        versions=versions(ctx.registry),
+        git=git,
+        device=_device_info(ctx.device),
+        processes=ctx.job.world,
+        process_group=backend(ctx.job),
+        eval_precision=ctx.resolved.eval_precision,
+        decode_cache=records.decode_cache_records or None,
+        weights=({"path": str(ctx.config.weights),
+                  "sha256": sha256_file(Path(ctx.config.weights))}
+                 if ctx.config.weights else None),
+        shared_pass=ctx.shared_pass,
+        training=records.trainings,
+        calibration=records.calibration,
+        bad_images={k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
+                    for k, v in records.bad.items()},
+        timings={**{k: round(v, 3) for k, v in records.timings.items()},
+                 "total": round(time.perf_counter() - started, 3)},
+        throughput={"eval_images": n_images,
+                    "eval_images_per_second": round(n_images / eval_s, 2) if eval_s else None},
+    )
 
 
 def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.DataFrame:
@@ -173,29 +173,27 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
         raise GibenchError(f"--resume takes the run's own configuration; it cannot change "
                            f"{', '.join(sorted(set(overrides) - allowed))}")
     config, record = _resumed_config(run_dir, overrides)
-    if record.get("status") == "complete":
+    if record.status == "complete":
         raise GibenchError(f"--resume {run_dir}: the run is already complete")
     configs = [config]
-    shared_pass = record.get("shared_pass")
+    shared_pass = record.shared_pass
     for sibling in (shared_pass or {}).get("runs", []):
-        if Path(sibling) != run_dir and (Path(sibling) / "run.json").is_file():
+        if Path(sibling) != run_dir and RunDir(Path(sibling)).is_run():
             other, other_record = _resumed_config(Path(sibling), overrides)
-            if other_record.get("status") != "complete":
+            if other_record.status != "complete":
                 configs.append(other)
     return run_shared(configs, resume=True, shared_pass=shared_pass)[0]
 
 
-def _resumed_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[RunConfig, dict]:
+def _resumed_config(run_dir: Path, overrides: dict[str, Any]
+                    ) -> tuple[RunConfig, RunRecord]:
     """The configuration recorded in ``run_dir/run.json`` (with ``overrides``), and the
     record."""
-    record_path = run_dir / "run.json"
-    if not record_path.is_file():
-        raise GibenchError(f"--resume {run_dir}: no run.json there (not a run directory)")
     try:
-        record = json.loads(record_path.read_text())
-        saved = dict(record["config"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise GibenchError(f"--resume {run_dir}: run.json is unreadable ({exc})") from exc
+        record = RunRecord.read(run_dir)
+    except RunDirError as exc:
+        raise GibenchError(f"cannot resume {run_dir}: {exc}") from exc
+    saved = dict(record.config)
     for key in ("data_root", "weights", "out"):
         if saved.get(key) is not None:
             saved[key] = Path(saved[key])
@@ -206,8 +204,8 @@ def _resumed_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[RunConfig
     config = RunConfig(**{k: v for k, v in saved.items()
                           if k in RunConfig.__dataclass_fields__})
     now = git_state()
-    if record.get("git") and now and record["git"] != now:
-        print(f"warning: {run_dir} was started at {record['git']}, the code is now at {now}",
+    if record.git and now and record.git != now:
+        print(f"warning: {run_dir} was started at {record.git}, the code is now at {now}",
               file=sys.stderr)
     return config, record
 
@@ -279,11 +277,14 @@ def run_shared(configs: Sequence[RunConfig], resume: bool = False,
 
             run_eval_shared(suites)
         status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        for ctx in contexts:
+            _close(ctx, status, started, git)
+        for ctx in contexts:
+            _report_failure(ctx, status, exc)
         raise
-    finally:
-        results = [_close(ctx, status, started, git) for ctx in contexts]
+    results = [_close(ctx, status, started, git) for ctx in contexts]
     for ctx, frame in zip(contexts, results, strict=True):
         _report(ctx, frame)
     barrier(contexts[0].job)  # the files exist before any rank returns
@@ -316,7 +317,7 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     # one run directory for the job (a default one carries rank 0's timestamp)
     run_dir = broadcast_object(Path(config.out) if config.out
                                else default_run_dir(config, registry), job)
-    if (run_dir / "run.json").exists() and not resume:
+    if RunDir(run_dir).record.exists() and not resume:
         raise GibenchError(f"{run_dir} already holds a run; choose another --out, or continue "
                            f"it with: gibench run --resume {run_dir}")
     barrier(job)  # every rank has looked before rank 0 writes run.json
@@ -332,31 +333,36 @@ def _open(ctx: RunContext, started: float, git: str | None) -> None:
     """Create the run directory and its ``running`` record; tell the reporters."""
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     if ctx.job.main:  # under torchrun rank 0 alone writes the run directory and reports
-        atomic_write_json(ctx.run_dir / "run.json", _record(ctx, "running", started, git))
-        ctx.registry.pm.hook.gibench_run_started(run_dir=ctx.run_dir,
-                                                 config=ctx.config.to_dict())
+        _record(ctx, "running", started, git).write(ctx.run_dir)
+        notify(ctx.registry, "gibench_run_started", run_dir=ctx.run_dir,
+               config=ctx.config.to_dict())
 
 
 def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.DataFrame:
     """Write the run's results, scores, table and final record; return the results."""
     results = ctx.records.results_frame()
     if ctx.job.main:
-        atomic_write_csv(ctx.run_dir / "results.csv", results)
-        atomic_write_csv(ctx.run_dir / "scores.csv", ctx.records.scores_frame())
+        files = RunDir(ctx.run_dir)
+        atomic_write_csv(files.results, results)
+        atomic_write_csv(files.scores, ctx.records.scores_frame())
         if len(results):
-            atomic_write_text(ctx.run_dir / "results.md",
-                              ctx.suite.render(results, ctx.registry.all("subset")))
-        atomic_write_json(ctx.run_dir / "run.json", _record(ctx, status, started, git))
+            atomic_write_text(files.table, ctx.suite.render(results, ctx.registry.all("subset")))
+        _record(ctx, status, started, git).write(ctx.run_dir)
     return results
 
 
 def _report(ctx: RunContext, results: pd.DataFrame) -> None:
-    """Tell the reporters that the run finished."""
+    """Tell the reporters that the run finished (a reporter's failure is a warning)."""
     if ctx.job.main:
-        try:
-            ctx.registry.pm.hook.gibench_run_finished(run_dir=ctx.run_dir, results=results)
-        except Exception as exc:  # a reporter plugin must not fail a finished run
-            print(f"warning: a gibench_run_finished hook failed: {exc}", file=sys.stderr)
+        notify(ctx.registry, "gibench_run_finished", run_dir=ctx.run_dir, results=results)
+
+
+def _report_failure(ctx: RunContext, status: str, error: BaseException) -> None:
+    """Tell the reporters that the run ended ``failed`` or ``interrupted``."""
+    if ctx.job.main:
+        notify(ctx.registry, "gibench_run_failed", run_dir=ctx.run_dir, status=status,
+               error=f"{type(error).__name__}: {error}" if str(error)
+               else type(error).__name__)
 
 
 def evaluate(detector: str, weights: str | Path, **options: Any) -> pd.DataFrame:

@@ -7,7 +7,6 @@ folder: one row per image (path, logit, score, prediction at 0.5) and a short su
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from gibench.errors import GibenchError
 from gibench.metrics import sigmoid
 from gibench.outputs import atomic_write_csv
 from gibench.plugins import get_registry
+from gibench.rundir import RunDir, RunDirError, RunRecord
 
 SCORE_FILE_COLUMNS = ["path", "logit", "score", "predicted_fake"]
 
@@ -31,12 +31,11 @@ def sizes_from_run(weights: Path) -> tuple[int, int | None] | None:
     """(input size, load size) recorded by the run that trained ``weights``, when the file sits
     in a run directory (``<run>/train/<subset>/model.pt``); ``None`` otherwise."""
     for parent in list(Path(weights).resolve().parents)[:3]:
-        record = parent / "run.json"
-        if record.is_file():
+        if RunDir(parent).is_run():
             try:
-                resolved = json.loads(record.read_text())["resolved"]
+                resolved = RunRecord.read(parent).resolved
                 return int(resolved["input_size"]), resolved.get("load_size")
-            except (OSError, ValueError, KeyError, TypeError):
+            except (RunDirError, KeyError, TypeError, ValueError):
                 return None
     return None
 

@@ -33,6 +33,7 @@ from gibench.engine.evaluate import EvalOptions, predict
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
 from gibench.outputs import atomic_torch_save, load_checkpoint
+from gibench.rundir import LAST_CHECKPOINT, MODEL_FILE
 from gibench.specs import Recipe, Transform
 
 
@@ -139,11 +140,11 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
     best_key, best_state, best_epoch, best_metrics = (-math.inf, 0.0), None, -1, {}
     since_best = 0
     result = TrainResult(-1, {})
-    ckpt_dir = out_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    last = out_dir / LAST_CHECKPOINT
+    last.parent.mkdir(parents=True, exist_ok=True)
     step, first_epoch, elapsed = 0, 0, 0.0
-    if resume and (ckpt_dir / "last.pt").is_file():
-        state = load_checkpoint(ckpt_dir / "last.pt")
+    if resume and last.is_file():
+        state = load_checkpoint(last)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -156,7 +157,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         result.bad = [tuple(b) for b in state["bad"]]
         result.stopped_early = state["stopped_early"]
         if best_epoch > 0:
-            best_state = load_checkpoint(out_dir / "model.pt")
+            best_state = load_checkpoint(out_dir / MODEL_FILE)
         start -= elapsed
     holdout_options = EvalOptions(device, config.batch_size * 2, config.workers,
                                   config.skip_bad, config.seed, config.progress, config.align,
@@ -208,7 +209,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             best_key, best_epoch, best_metrics = key, epoch + 1, metrics
             best_state = copy.deepcopy(model.state_dict())
             if job.main:
-                atomic_torch_save(best_state, out_dir / "model.pt")
+                atomic_torch_save(best_state, out_dir / MODEL_FILE)
             since_best = 0
         else:
             since_best += 1
@@ -233,7 +234,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
                                "bad": [list(b) for b in result.bad],
                                "stopped_early": result.stopped_early,
                                "seconds": time.perf_counter() - start},
-                              ckpt_dir / "last.pt")
+                              last)
         barrier(job)
     if job.enabled:  # every rank saw its own part: count and list the whole job's
         parts = gather_objects((result.images_seen, result.bad), job)

@@ -11,7 +11,6 @@ when every row of ``results.csv`` belongs to that run and agrees with the per-im
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -47,21 +46,18 @@ from gibench.leaderboard.schema import (
 )
 from gibench.metrics import compute_metrics
 from gibench.plugins import Registry, get_registry
+from gibench.rundir import GIVEN_WEIGHTS, HEADLINE_METRICS, KEY_COLUMNS, RunDir, RunRecord
 
-#: The columns of ``results.csv`` a board row is made from (all in the engine's
-#: ``RESULT_COLUMNS``; a test keeps them in step).
-RUN_COLUMNS: tuple[str, ...] = ("detector", "suite", "dataset", "train_subset", "test_subset",
-                                "degradation", "n_real", "n_fake", *PERCENT_COLUMNS)
-#: ``train_subset`` in ``results.csv`` of a run that evaluated given weights.
-GIVEN_WEIGHTS = "(weights)"
+#: The columns of ``results.csv`` a board row is made from.
+RUN_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "n_real", "n_fake", *HEADLINE_METRICS)
 #: Sources a run may be added as (``paper`` rows come from :mod:`gibench.leaderboard.paper`).
 RUN_SOURCES: tuple[str, ...] = tuple(s for s in SOURCES if s != "paper")
 _GIT = re.compile(r"[0-9a-f]{7,40}(\+dirty)?")
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """What a board row needs from ``run.json``."""
+class Provenance:
+    """What a board row needs from ``run.json``, checked."""
 
     path: Path
     detector: str
@@ -96,17 +92,10 @@ def _field(record: Mapping[str, Any], dotted: str, path: Path, kind: type | tupl
     return value
 
 
-def read_run(run_dir: Path, registry: Registry) -> RunRecord:
+def read_run(run_dir: Path, registry: Registry) -> Provenance:
     """Read and check ``run.json`` of ``run_dir``; a :class:`GibenchError` names what is wrong."""
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise GibenchError(f"{path}: no such file ({run_dir} is not a run directory)")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GibenchError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(record, dict):
-        raise GibenchError(f"{path}: not a JSON object")
+    path = RunDir(run_dir).record
+    record = RunRecord.read(run_dir).to_dict()
     status = record.get("status")
     if status != "complete":
         raise GibenchError(f"{path}: the run is {status!r}, not 'complete'; only finished runs "
@@ -141,7 +130,7 @@ def read_run(run_dir: Path, registry: Registry) -> RunRecord:
             raise GibenchError(f"{path}: training.{subset}.sha256 is missing or not a sha256")
         trained[subset] = digest
     command = record.get("command")
-    return RunRecord(path=path, detector=detector, suite=_field(record, "resolved.suite", path),
+    return Provenance(path=path, detector=detector, suite=_field(record, "resolved.suite", path),
                      dataset=_field(record, "resolved.dataset", path),
                      seed=_field(record, "seed", path, int), git=git,
                      command=command if isinstance(command, str) and command else None,
@@ -151,7 +140,7 @@ def read_run(run_dir: Path, registry: Registry) -> RunRecord:
 
 
 def _results(run_dir: Path) -> pd.DataFrame:
-    path = Path(run_dir) / "results.csv"
+    path = RunDir(run_dir).results
     if not path.is_file():
         raise GibenchError(f"{path}: no such file (the run wrote no results)")
     try:
@@ -167,7 +156,7 @@ def _results(run_dir: Path) -> pd.DataFrame:
 
 
 def _scores(run_dir: Path) -> dict[tuple[str, str, str], pd.DataFrame]:
-    path = Path(run_dir) / "scores.csv"
+    path = RunDir(run_dir).scores
     if not path.is_file():
         raise GibenchError(f"{path}: no such file; a board's numbers must be recomputable from "
                            "the per-image scores")
@@ -212,12 +201,12 @@ def _number(value: str) -> str:
 
 def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
              reference: str | None = None, train_subset: str | None = None
-             ) -> tuple[RunRecord, list[dict[str, str]]]:
+             ) -> tuple[Provenance, list[dict[str, str]]]:
     """The run's record and its results as board rows (not yet checked against a board)."""
     run = read_run(run_dir, registry)
     results = _results(run_dir)
     scores = _scores(run_dir)
-    path = Path(run_dir) / "results.csv"
+    path = RunDir(run_dir).results
     if reference is None:
         reference = (f"{run.command} (git {run.git})" if run.command
                      else f"run without a recorded command (git {run.git})")

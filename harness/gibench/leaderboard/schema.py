@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gibench.rundir import HEADLINE_METRICS
+
 #: Where a row comes from: the paper's tables, a run of the paper's protocol, or anything else.
 SOURCES: tuple[str, ...] = ("paper", "reproduced", "new")
 #: ``weights`` of a row whose model was trained by the run (its ``seed`` says how).
@@ -173,7 +175,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("submitter", _text, REQUIRED, REQUIRED, "who added the row"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-PERCENT_COLUMNS: tuple[str, ...] = ("acc", "real_acc", "fake_acc", "auc", "ap")
+#: The metrics a board holds (in percent): a run's headline metrics (fractions in its
+#: ``results.csv``).
+PERCENT_COLUMNS: tuple[str, ...] = HEADLINE_METRICS
 #: Two rows with the same values here are the same result; a board holds it once.
 KEY_COLUMNS: tuple[str, ...] = ("detector", "weights", "seed", "train_subset", "test_subset",
                                 "degradation", "source")

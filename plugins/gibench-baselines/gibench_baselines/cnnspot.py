@@ -44,8 +44,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import DetectorSpec, Preprocess, Recipe, hookimpl
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -103,6 +102,7 @@ def make_train(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=23_510_081,
     paper="Wang et al., CNN-generated images are surprisingly easy to spot... for now, "
           "CVPR 2020",
     build=build,

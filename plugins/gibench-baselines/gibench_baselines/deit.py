@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import math
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import Recipe
+from gibench.api import Recipe, hookimpl
 from gibench_baselines.timm_recipe import reference_model, timm_detector, with_eval_crop_pct
 
 ARCH = "deit_small_patch16_224"
@@ -55,6 +54,7 @@ def _checkpoint_filter(state: dict) -> dict:
 
 SPEC = timm_detector(
     name="deit-s", arch=ARCH, head="head",
+    parameters=21_666_049,
     paper="Touvron et al., Training data-efficient image transformers, ICML 2021",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=5e-4 * 64 / 512, betas=(0.9, 0.999),

@@ -113,16 +113,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from gibench.errors import GibenchError
-from gibench.hookspecs import hookimpl
-from gibench.outputs import check_state, load_checkpoint
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import (
+    DetectorSpec,
+    GibenchError,
+    Preprocess,
+    Recipe,
+    check_state,
+    hookimpl,
+    load_checkpoint,
+)
 from gibench_baselines.transforms import center_crop, compose, hflip, random_crop, resize
 from gibench_baselines.weights import download_or_explain, strip_prefixes, two_class_to_logit
 
@@ -361,6 +365,8 @@ class F3Net(nn.Module):
 
 
 def _xception(pretrained: bool = False) -> nn.Module:
+    import timm  # on first build: listing the detectors needs no timm
+
     return timm.create_model("legacy_xception", pretrained=pretrained, num_classes=0)
 
 
@@ -478,6 +484,7 @@ def make_eval(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=48_314_929,
     paper="Qian et al., Thinking in Frequency: Face Forgery Detection by Mining Frequency-aware "
           "Clues, ECCV 2020",
     build=build,

@@ -57,20 +57,17 @@ original labels generated images 0 and real ones 1 (``main.py``: fake test sets 
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from PIL import Image
 from torch import nn
-from torchvision.models.resnet import BasicBlock, ResNet
 
-from gibench.hookspecs import hookimpl
-from gibench.outputs import check_state
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import DetectorSpec, Preprocess, Recipe, check_state, hookimpl
 from gibench_baselines.transforms import ImageOp, compose, cv2_linear_resize, cv2_resize
 from gibench_baselines.weights import (
     download_or_explain,
@@ -136,44 +133,59 @@ def _conv_bn_relu(cin: int, cout: int, stride: int, inplace: bool) -> nn.Sequent
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=inplace))
 
 
-class GramNet(ResNet):
-    """ResNet-18 with six Gram-matrix texture branches and a one-logit ``fcnewr`` head."""
+@functools.cache
+def gramnet_class() -> type[nn.Module]:
+    """The GramNet module class, a subclass of torchvision's ``ResNet``. Defined on first use
+    so that importing the plugin (``gibench list``) does not import torchvision, which takes
+    seconds (it imports ``torch._dynamo``)."""
+    from torchvision.models.resnet import BasicBlock, ResNet
 
-    def __init__(self) -> None:
-        super().__init__(BasicBlock, [2, 2, 2, 2])
-        del self.fc
-        self.gram = GramMatrix()
-        self.scale = ScaleLayer()
-        for conv, fc1, fc2, channels in TEXTURE_BRANCHES:
-            self.add_module(conv, _conv_bn_relu(channels, TEXTURE_CHANNELS, 1, inplace=True))
-            self.add_module(fc1, _conv_bn_relu(1, 16, 2, inplace=False))
-            self.add_module(fc2, _conv_bn_relu(16, TEXTURE_CHANNELS, 2, inplace=False))
-        width = 512 * BasicBlock.expansion + TEXTURE_CHANNELS * len(TEXTURE_BRANCHES)  # 704
-        self.fcnewr = nn.Sequential(nn.Linear(width, 512), nn.ReLU(), nn.Dropout(0.5),
-                                    nn.Linear(512, 1))
-        for m in self.modules():  # the original's loop, over the new modules too
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+    class GramNet(ResNet):
+        """ResNet-18 with six Gram-matrix texture branches and a one-logit ``fcnewr`` head."""
 
-    def _texture(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        conv, fc1, fc2, _ = TEXTURE_BRANCHES[index]
-        g = self.gram(getattr(self, conv)(x))
-        g = getattr(self, fc2)(getattr(self, fc1)(g))
-        return self.scale(torch.flatten(self.avgpool(g), 1))
+        def __init__(self) -> None:
+            super().__init__(BasicBlock, [2, 2, 2, 2])
+            del self.fc
+            self.gram = GramMatrix()
+            self.scale = ScaleLayer()
+            for conv, fc1, fc2, channels in TEXTURE_BRANCHES:
+                self.add_module(conv, _conv_bn_relu(channels, TEXTURE_CHANNELS, 1, inplace=True))
+                self.add_module(fc1, _conv_bn_relu(1, 16, 2, inplace=False))
+                self.add_module(fc2, _conv_bn_relu(16, TEXTURE_CHANNELS, 2, inplace=False))
+            width = 512 * BasicBlock.expansion + TEXTURE_CHANNELS * len(TEXTURE_BRANCHES)  # 704
+            self.fcnewr = nn.Sequential(nn.Linear(width, 512), nn.ReLU(), nn.Dropout(0.5),
+                                        nn.Linear(512, 1))
+            for m in self.modules():  # the original's loop, over the new modules too
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flip(1)  # RGB → BGR: the original reads images with cv2
-        stem = self.relu(self.bn1(self.conv1(x)))
-        pooled = self.maxpool(stem)
-        f1 = self.layer1(pooled)
-        f2 = self.layer2(f1)
-        f3 = self.layer3(f2)
-        feats = [torch.flatten(self.avgpool(self.layer4(f3)), 1)]
-        feats += [self._texture(i, t) for i, t in enumerate((x, stem, pooled, f1, f2, f3))]
-        return self.fcnewr(torch.cat(feats, 1))
+        def _texture(self, index: int, x: torch.Tensor) -> torch.Tensor:
+            conv, fc1, fc2, _ = TEXTURE_BRANCHES[index]
+            g = self.gram(getattr(self, conv)(x))
+            g = getattr(self, fc2)(getattr(self, fc1)(g))
+            return self.scale(torch.flatten(self.avgpool(g), 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x.flip(1)  # RGB → BGR: the original reads images with cv2
+            stem = self.relu(self.bn1(self.conv1(x)))
+            pooled = self.maxpool(stem)
+            f1 = self.layer1(pooled)
+            f2 = self.layer2(f1)
+            f3 = self.layer3(f2)
+            feats = [torch.flatten(self.avgpool(self.layer4(f3)), 1)]
+            feats += [self._texture(i, t) for i, t in enumerate((x, stem, pooled, f1, f2, f3))]
+            return self.fcnewr(torch.cat(feats, 1))
+
+    return GramNet
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GramNet":  # gibench_baselines.gramnet.GramNet, as before it was made lazy
+        return gramnet_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _load_backbone_state(model: nn.Module, state: Mapping[str, torch.Tensor],
@@ -187,8 +199,10 @@ def _load_backbone_state(model: nn.Module, state: Mapping[str, torch.Tensor],
 
 def build(pretrained: str | Path | None = None, input_size: int = INPUT_SIZE) -> nn.Module:
     """GramNet with a one-logit head; any ``input_size`` (the Gram matrices are 32×32)."""
-    model = GramNet()
+    model = gramnet_class()()
     if pretrained == "imagenet":
+        import torchvision
+
         weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
         state = download_or_explain(lambda: weights.get_state_dict(progress=True),
                                     weights.url.rsplit("/", 1)[-1],
@@ -253,6 +267,7 @@ def make_eval(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=11_734_210,
     paper="Liu, Qi, Torr, Global Texture Enhancement for Fake Face Detection in the Wild, "
           "CVPR 2020",
     build=build,

@@ -23,12 +23,12 @@ At mini size it runs at 64 px (the network is fully convolutional).
 
 from __future__ import annotations
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import Recipe
+from gibench.api import Recipe, hookimpl
 from gibench_baselines.timm_recipe import timm_detector
 
 SPEC = timm_detector(
     name="resnet50", arch="resnet50", head="fc",
+    parameters=23_510_081,
     paper="He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.6, crop_pct=0.95,
     recipe=Recipe(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=2e-5, epochs=200,

@@ -70,8 +70,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import DetectorSpec, Preprocess, Recipe
+from gibench.api import DetectorSpec, Preprocess, Recipe, hookimpl
 from gibench_baselines.transforms import center_crop, compose, cv2_resize, random_crop
 from gibench_baselines.weights import strip_prefixes, torchvision_resnet, two_class_to_logit
 
@@ -227,6 +226,7 @@ def make_eval(input_size: int, load_size: int | None):
 
 SPEC = DetectorSpec(
     name=NAME,
+    parameters=21_285_185,
     paper="Zhang, Karaman, Chang, Detecting and Simulating Artifacts in GAN Fake Images, "
           "WIFS 2019",
     build=build,

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import math
 
-from gibench.hookspecs import hookimpl
-from gibench.specs import Recipe
+from gibench.api import Recipe, hookimpl
 from gibench_baselines.timm_recipe import reference_model, timm_detector, with_eval_crop_pct
 
 ARCH = "swin_tiny_patch4_window7_224"
@@ -72,6 +71,7 @@ def _checkpoint_filter(state: dict) -> dict:
 
 SPEC = timm_detector(
     name="swin-t", arch=ARCH, head="head.fc",
+    parameters=27_520_123,
     paper="Liu et al., Swin Transformer, ICCV 2021",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=1e-3 * 64 / 1024, betas=(0.9, 0.999),

@@ -42,7 +42,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gibench.errors import GibenchError
+from gibench.api import GibenchError, batch_of, with_batch
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -219,11 +219,12 @@ def timm_eval_transform(input_size: int, crop_pct: float):
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
         return to_uint8_tensor(crop(resize_op(img.convert("RGB"), rng), rng))
 
-    def batch(x: torch.Tensor) -> torch.Tensor:
-        return crop.batch(resize_op.batch(x))  # type: ignore[attr-defined]
+    resize_batch, crop_batch = batch_of(resize_op), batch_of(crop)
 
-    transform.batch = batch  # type: ignore[attr-defined]
-    return transform
+    def batch(x: torch.Tensor) -> torch.Tensor:
+        return crop_batch(resize_batch(x))
+
+    return with_batch(transform, batch)
 
 
 def _eval_description(crop_pct: float, input_size: int = 224) -> str:
@@ -307,7 +308,8 @@ def convert_timm_checkpoint(obj: Mapping[str, Any], head: str, fake_index: int =
 
 def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
                   erase_prob: float, crop_pct: float, recipe, aliases: tuple[str, ...],
-                  description: str, mini_notes: str, arch_kwargs=None,
+                  description: str, mini_notes: str, parameters: int | None = None,
+                  arch_kwargs=None,
                   checkpoint_filter: Callable[[dict], dict] | None = None,
                   head_classes: int = 2):
     """A :class:`DetectorSpec` for a timm-trained GenImage baseline.
@@ -317,9 +319,10 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
     ``checkpoint_filter(state)`` applies the architecture's timm filter function (``None``:
     timm has none for it, its layout never changed); ``head_classes`` the classifier's size in
     the authors' training (see :func:`convert_timm_checkpoint`). The converter takes
-    ``fake_index`` (``--fake-class``), :data:`FAKE_INDEX` by default.
+    ``fake_index`` (``--fake-class``), :data:`FAKE_INDEX` by default. ``parameters`` is the
+    declared :attr:`DetectorSpec.parameters` at 224 px.
     """
-    from gibench.specs import DetectorSpec, Preprocess
+    from gibench.api import DetectorSpec, Preprocess
 
     def build(pretrained: str | Path | None = None, input_size: int = 224) -> nn.Module:
         kwargs = arch_kwargs(input_size) if arch_kwargs else {}
@@ -332,7 +335,7 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
         return convert_timm_checkpoint(obj, head, fake_index, checkpoint_filter, head_classes)
 
     return DetectorSpec(
-        name=name, paper=paper, build=build,
+        name=name, paper=paper, build=build, parameters=parameters,
         preprocess=Preprocess(
             input_size=224, load_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
             make_train=make_train, make_eval=_make_eval(crop_pct),

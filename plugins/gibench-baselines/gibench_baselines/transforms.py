@@ -32,21 +32,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gibench.data.eval_policy import crop_at
+from gibench.api import batch_of, crop_at, with_batch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 ImageOp = Callable[[Image.Image, random.Random], Image.Image]
-BatchOp = Callable[[torch.Tensor], torch.Tensor]
 
 _MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
-
-
-def with_batch(op: ImageOp, batch: BatchOp) -> ImageOp:
-    """Attach the batched form of an image op (see the module doc)."""
-    op.batch = batch  # type: ignore[attr-defined]
-    return op
 
 
 def resize_batch(x: torch.Tensor, size: tuple[int, int],
@@ -279,14 +272,14 @@ def compose(*ops: ImageOp) -> Callable[[Image.Image, random.Random], torch.Tenso
             img = op(img, rng)
         return to_uint8_tensor(img)
 
-    batched = [getattr(op, "batch", None) for op in ops]
+    batched = [batch_of(op) for op in ops]
     if all(b is not None for b in batched):
         def batch(x: torch.Tensor) -> torch.Tensor:
             for b in batched:
                 x = b(x)
             return x
 
-        transform.batch = batch  # type: ignore[attr-defined]
+        with_batch(transform, batch)
     return transform
 
 

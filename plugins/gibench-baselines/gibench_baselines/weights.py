@@ -8,8 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gibench.errors import GibenchError
-from gibench.outputs import check_state, load_checkpoint
+from gibench.api import GibenchError, check_state, load_checkpoint
 
 
 def strip_prefixes(state: Mapping[str, torch.Tensor], prefixes: Iterable[str]

@@ -24,8 +24,16 @@ from PIL import Image
 from torch import nn
 
 import gibench
-from gibench.specs import DegradationSpec, DetectorSpec, Preprocess, Recipe, SubsetSpec, SuiteSpec
-from gibench.suite import CLEAN, SuiteContext
+from gibench.api import (
+    CLEAN,
+    DegradationSpec,
+    DetectorSpec,
+    Preprocess,
+    Recipe,
+    SubsetSpec,
+    SuiteContext,
+    SuiteSpec,
+)
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,206 @@
+"""The run directory's contract: its file names, its tables' columns and its typed record.
+
+A run directory is the product of a run (every number on a board is recomputed from it), so its
+format is written down here once and every reader and writer goes through this module: the
+engine writes it, ``gibench score`` reads the sizes a model was trained at, the CLI prints its
+summary and the leaderboard checks its provenance. ::
+
+    RUN_DIR/
+      run.json                  RunRecord: configuration, versions, git, device, timings, status
+      results.csv               RESULT_COLUMNS: one row per train × test subset × degradation
+      scores.csv                SCORE_COLUMNS: one row per image (path, label, logit, score)
+      results.md                the suite's table(s)
+      train/<model>/            one folder per model the run trained
+        model.pt                the selected weights (sha256 in run.json's ``training``)
+        training.json           written when that training finished (read back by --resume)
+        checkpoints/last.pt     the last epoch, to continue an interrupted training
+      partial/eval-<key>.json   one finished evaluation's rows (written last) ...
+      partial/eval-<key>.csv    ... and its per-image scores (read back by --resume)
+
+``run.json`` is read and written through :class:`RunRecord`; its keys are those that gibench has
+always written, so older run directories still read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from gibench.errors import GibenchError
+
+RUN_JSON = "run.json"
+RESULTS_CSV = "results.csv"
+SCORES_CSV = "scores.csv"
+RESULTS_MD = "results.md"
+TRAIN_DIR = "train"
+MODEL_FILE = "model.pt"
+TRAINING_JSON = "training.json"
+LAST_CHECKPOINT = "checkpoints/last.pt"
+PARTIAL_DIR = "partial"
+
+#: ``train_subset`` of the rows and scores of a run that evaluated given weights.
+GIVEN_WEIGHTS = "(weights)"
+
+#: What a result row is a result of.
+KEY_COLUMNS: tuple[str, ...] = ("detector", "suite", "dataset", "train_subset", "test_subset",
+                                "degradation")
+#: The metrics at threshold 0.5 and the threshold-free ones, as fractions; boards show them.
+HEADLINE_METRICS: tuple[str, ...] = ("acc", "real_acc", "fake_acc", "auc", "ap")
+#: Beyond threshold 0.5: EER, TPR at FPR 1% / 5%, bootstrap 95% intervals
+#: (:data:`gibench.metrics.EXTENDED_COLUMNS`, repeated here so this module imports nothing
+#: heavy; a test keeps them equal).
+EXTENDED_METRICS: tuple[str, ...] = ("eer", "tpr_at_fpr1", "tpr_at_fpr5", "acc_ci_low",
+                                     "acc_ci_high", "auc_ci_low", "auc_ci_high")
+#: The columns of ``results.csv``, in order.
+RESULT_COLUMNS: list[str] = [
+    *KEY_COLUMNS, "align", "eval_transform", "n_real", "n_fake", "n_skipped",
+    *HEADLINE_METRICS, *EXTENDED_METRICS,
+    # accuracy at the threshold calibrated on the held-out part of the training subset
+    # (reported as such), and at this test subset's own best threshold (an oracle: it looks at
+    # the test labels, never a result to compare on)
+    "threshold_calibrated", "acc_calibrated", "threshold_oracle", "acc_oracle"]
+#: The columns of ``scores.csv`` (and of each ``partial/`` scores file), in order.
+SCORE_COLUMNS: list[str] = ["train_subset", "test_subset", "degradation", "path", "label",
+                            "logit", "score"]
+
+
+class RunDirError(GibenchError):
+    """A run directory, or one of its files, is missing or unreadable (the message names it)."""
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The paths of one run directory's files."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def record(self) -> Path:
+        return self.path / RUN_JSON
+
+    @property
+    def results(self) -> Path:
+        return self.path / RESULTS_CSV
+
+    @property
+    def scores(self) -> Path:
+        return self.path / SCORES_CSV
+
+    @property
+    def table(self) -> Path:
+        return self.path / RESULTS_MD
+
+    def training(self, model: str) -> Path:
+        """The folder of the model trained under the name ``model`` (a subset or a tag)."""
+        return self.path / TRAIN_DIR / model
+
+    def partial(self, key: str) -> tuple[Path, Path]:
+        """(rows file, scores file) of the finished evaluation ``key`` under ``partial/``."""
+        folder = self.path / PARTIAL_DIR
+        return folder / f"eval-{key}.json", folder / f"eval-{key}.csv"
+
+    def is_run(self) -> bool:
+        """Whether the folder holds a run record."""
+        return self.record.is_file()
+
+
+#: The JSON type each field of ``run.json`` must have when present (``None`` is always allowed).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,), "created": (str,), "command": (str,), "resumed": (bool,),
+    "config": (dict,), "resolved": (dict,), "seed": (int,), "versions": (dict,),
+    "git": (str,), "device": (dict,), "processes": (int,), "process_group": (str,),
+    "eval_precision": (str,), "decode_cache": (list, dict), "weights": (dict,),
+    "shared_pass": (dict,), "training": (dict,), "calibration": (dict, list),
+    "bad_images": (dict,), "timings": (dict,), "throughput": (dict,),
+}
+_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+               bool: "true or false"}
+
+
+@dataclass
+class RunRecord:
+    """``run.json``: what a run was, with what, where, and how it ended.
+
+    ``status`` is ``running`` while the run works, then ``complete``, ``interrupted`` or
+    ``failed``. ``config`` is the :class:`~gibench.engine.config.RunConfig` as given;
+    ``resolved`` what it resolved to (canonical names, sizes, budget, recipe...). Keys this
+    version does not know (written by a newer gibench) are kept in ``other`` and written back.
+    """
+
+    status: str
+    created: str | None = None
+    command: str | None = None
+    resumed: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+    resolved: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    versions: dict[str, Any] = field(default_factory=dict)
+    git: str | None = None
+    device: dict[str, Any] = field(default_factory=dict)
+    processes: int = 1
+    process_group: str | None = None
+    eval_precision: str | None = None
+    decode_cache: Any = None
+    weights: dict[str, Any] | None = None
+    #: only in runs of a shared pass (``gibench eval`` with several weights)
+    shared_pass: dict[str, Any] | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    calibration: Any = None
+    bad_images: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    throughput: dict[str, Any] = field(default_factory=dict)
+    other: dict[str, Any] = field(default_factory=dict)
+
+    # -- the file ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The record as ``run.json`` holds it (``shared_pass`` only in a shared pass)."""
+        data = asdict(self)
+        other = data.pop("other")
+        if data["shared_pass"] is None:
+            del data["shared_pass"]
+        return {**data, **other}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = RUN_JSON) -> RunRecord:
+        """The record of ``data`` (a parsed ``run.json``); :class:`RunDirError` naming
+        ``source`` and the field when a field is missing or of the wrong type."""
+        if not isinstance(data, dict):
+            raise RunDirError(f"{source}: not a JSON object")
+        for name in ("status", "config"):
+            if name not in data:
+                raise RunDirError(f"{source}: no {name!r}; not a record written by gibench")
+        for name, value in data.items():
+            kinds = _TYPES.get(name)
+            if kinds and value is not None and (not isinstance(value, kinds) or (
+                    isinstance(value, bool) and bool not in kinds)):
+                raise RunDirError(f"{source}: {name} is {type(value).__name__}, expected "
+                                  + " or ".join(_JSON_NAMES[k] for k in kinds))
+        known = {f.name for f in fields(cls)} - {"other"}
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   other={k: v for k, v in data.items() if k not in known})
+
+    @classmethod
+    def read(cls, run_dir: str | Path) -> RunRecord:
+        """Read ``run_dir/run.json``; :class:`RunDirError` naming the file when it is missing
+        or malformed."""
+        path = RunDir(Path(run_dir)).record
+        if not path.is_file():
+            raise RunDirError(f"{path}: no such file ({run_dir} is not a run directory)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise RunDirError(f"{path}: not valid JSON ({exc})") from exc
+        return cls.from_dict(data, source=str(path))
+
+    def write(self, run_dir: str | Path) -> Path:
+        """Write ``run_dir/run.json`` atomically (never half-written); returns its path."""
+        from gibench.outputs import atomic_write_json
+
+        path = RunDir(Path(run_dir)).record
+        atomic_write_json(path, self.to_dict())
+        return path

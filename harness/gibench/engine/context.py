@@ -31,7 +31,7 @@ from gibench.data.layout import (
     locate_subset,
     stratified_holdout,
 )
-from gibench.engine.config import Budget, RunConfig, budget_for
+from gibench.engine.config import RunConfig
 from gibench.engine.device import Normalizer, compile_for_eval, eval_precision, resolve_device
 from gibench.engine.distributed import (
     Dist,
@@ -66,7 +66,14 @@ from gibench.outputs import (
     sha256_file,
 )
 from gibench.plugins import Registry
-from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
+from gibench.specs import (
+    Budget,
+    DatasetSpec,
+    DegradationSpec,
+    DetectorSpec,
+    SubsetSpec,
+    SuiteSpec,
+)
 
 RESULT_COLUMNS = ["detector", "suite", "dataset", "train_subset", "test_subset", "degradation",
                   "align", "eval_transform", "n_real", "n_fake", "n_skipped", "acc",
@@ -138,6 +145,10 @@ class RunContext:
         self.run_dir = run_dir
         self.data_root = data_root
         self.dataset = dataset
+        #: the dataset's conventions: split and label folder names, default training subset
+        self.dataset_spec: DatasetSpec = registry.dataset(dataset)
+        #: the split that evaluations read unless a suite asks for another
+        self.eval_split = self.dataset_spec.eval_split
         self.spec: DetectorSpec = registry.detector(config.detector)
         self.suite: SuiteSpec = registry.suite(config.suite)
         self.device = resolve_device(config.device)
@@ -148,7 +159,7 @@ class RunContext:
         self.eval_precision = eval_precision(self.device, config.eval_precision)
         self.progress = config.progress and self.job.main
         pretrained = config.pretrained is not None or config.weights is not None
-        self.budget: Budget = budget_for(dataset, self.spec, pretrained)
+        self.budget: Budget = self.dataset_spec.budget_for(self.spec, pretrained)
         self.input_size = config.input_size or self.budget.input_size
         load = self.budget.load_size
         if config.input_size and load is not None:
@@ -208,15 +219,16 @@ class RunContext:
 
     @property
     def train_subset(self) -> str:
-        from gibench.builtin.genimage import GENIMAGE_TRAIN_DEFAULT
-        from gibench.data.mini import MINI_TRAIN_DEFAULT
-
+        """The subset asked for, else the dataset's default
+        (:func:`gibench.data.datasets.default_train_subset`)."""
         if self.config.train_subset:
             return self.subset_spec(self.config.train_subset).name
-        defaults = {"genimage": GENIMAGE_TRAIN_DEFAULT, "mini": MINI_TRAIN_DEFAULT}
-        if self.dataset in defaults:
-            return defaults[self.dataset]
-        return self.registry.subsets(self.dataset)[0].name
+        if not hasattr(self, "_default_train_subset"):
+            from gibench.data.datasets import default_train_subset
+
+            self._default_train_subset = default_train_subset(self.registry, self.dataset_spec,
+                                                              self.data_root)
+        return self._default_train_subset
 
     @property
     def test_subsets(self) -> list[str]:
@@ -224,6 +236,13 @@ class RunContext:
             return [self.subset_spec(n).name for n in self.config.test_subsets]
         return [s.name for s in self.registry.subsets(self.dataset)] + list(
             self.config.subset_dirs)
+
+    @property
+    def subsets(self) -> list[SubsetSpec]:
+        """The specs of this run's subsets: its dataset's, then its ``subset_dirs`` folders
+        (what its tables show and average over)."""
+        return self.registry.subsets(self.dataset) + [self.subset_spec(name)
+                                                      for name in self.config.subset_dirs]
 
     def setting(self, spec: DegradationSpec | str, strength: float | None = None) -> Setting:
         """A degradation at a strength as an evaluation :class:`Setting` (named ``NAME:VALUE``);
@@ -239,7 +258,7 @@ class RunContext:
         return Setting(f"{spec.name}:{strength:g}", spec, float(strength))
 
     def _requested_settings(self) -> list[Setting]:
-        from gibench.degradations import parse_degradation
+        from gibench.settings import parse_degradation
 
         return [self.setting(*parse_degradation(text)) for text in self.config.degradations]
 
@@ -252,7 +271,7 @@ class RunContext:
                 self._indexes[key] = index_folder(folder, label, subset, split)
             else:
                 self._indexes[key] = index_subset(self.data_root, self.subset_spec(subset),
-                                                  split)
+                                                  split, self.dataset_spec)
             self._add_time("index", time.perf_counter() - t)
         return self._indexes[key]
 
@@ -260,9 +279,9 @@ class RunContext:
         """Fail before any work when a needed subset folder is missing."""
         for name in subsets:
             if name in self.config.subset_dirs:
-                self.index(name, "val")  # fails now if the folder has no image
+                self.index(name, self.eval_split)  # fails now if the folder has no image
             else:
-                locate_subset(self.data_root, self.subset_spec(name))
+                locate_subset(self.data_root, self.subset_spec(name), self.dataset_spec)
 
     # -- models --------------------------------------------------------------------------
     def _build(self) -> torch.nn.Module:
@@ -277,7 +296,7 @@ class RunContext:
         """The held-out part of the training subset that given weights are calibrated on;
         ``None`` when its data is not here."""
         try:
-            full = self.index(self.train_subset, "train")
+            full = self.index(self.train_subset, self.dataset_spec.train_split)
         except GibenchError:
             return None
         if len(full) <= 1:
@@ -300,7 +319,8 @@ class RunContext:
         key = tag or train_subset
         if key in self._models:
             return self._models[key]
-        full = index if index is not None else self.index(train_subset, "train")
+        full = (index if index is not None
+                else self.index(train_subset, self.dataset_spec.train_split))
         kept, held = stratified_holdout(full, self.config.holdout_fraction, self.config.seed)
         torch.manual_seed(self.config.seed)
         model = self._build()
@@ -358,22 +378,23 @@ class RunContext:
         self._models.pop(train_subset, None)
 
     # -- evaluation ----------------------------------------------------------------------
-    def evaluate(self, trained: TrainedModel, test_subset: str, split: str = "val",
+    def evaluate(self, trained: TrainedModel, test_subset: str, split: str | None = None,
                  degradation: str = "none") -> dict[str, Any]:
-        """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row
-        (its ``degradation`` column says ``degradation``)."""
+        """Score ``test_subset``'s ``split`` (default :attr:`eval_split`) with ``trained``; add
+        and return the result row (its ``degradation`` column says ``degradation``)."""
         return evaluate_shared([(self, trained)], test_subset, split=split,
                                label=degradation)[0][0]
 
     def evaluate_settings(self, trained: TrainedModel, test_subset: str,
-                          settings: list[Setting], split: str = "val") -> list[dict[str, Any]]:
+                          settings: list[Setting], split: str | None = None
+                          ) -> list[dict[str, Any]]:
         """Score ``test_subset`` under every setting (clean and/or degradations at the images'
         native resolution), decoding each file once; add and return one row per setting."""
         return evaluate_shared([(self, trained)], test_subset, settings, split)[0]
 
     def evaluate_many(self, trained_list: Sequence[TrainedModel], test_subset: str,
                       settings: list[Setting] | None = None,
-                      split: str = "val") -> list[list[dict[str, Any]]]:
+                      split: str | None = None) -> list[list[dict[str, Any]]]:
         """Score ``test_subset`` with every model of ``trained_list`` in one pass over its
         files (each decoded once; with ``settings``, under every setting as
         :meth:`evaluate_settings`). Adds and returns, per model, the rows that
@@ -603,7 +624,7 @@ def _calibrations(members: Sequence[tuple[RunContext, torch.nn.Module]],
 
 
 def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_subset: str,
-                    settings: list[Setting] | None = None, split: str = "val",
+                    settings: list[Setting] | None = None, split: str | None = None,
                     label: str = "none") -> list[list[dict[str, Any]]]:
     """Evaluate every (context, model) pair on ``test_subset`` in one pass over its files.
 
@@ -614,7 +635,9 @@ def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_sub
     ``settings`` one clean row labelled ``label`` (:meth:`RunContext.evaluate`), else one row
     per setting (:meth:`RunContext.evaluate_settings`); the same scores, bad files and
     ``partial/`` files in its context. With ``--resume`` the pairs whose evaluation was saved
-    are read back and only the others are scored, in one pass. Returns each pair's rows."""
+    are read back and only the others are scored, in one pass. ``split`` defaults to the
+    dataset's evaluation split (:attr:`RunContext.eval_split`). Returns each pair's rows."""
+    split = split or members[0][0].eval_split
     names = [s.name for s in settings] if settings is not None else [label]
     pending = [k for k, (ctx, trained) in enumerate(members)
                if not ctx._is_saved(trained, test_subset, split, names)]
@@ -679,8 +702,8 @@ def _decode_cache(members: list[tuple[RunContext, TrainedModel]], part: ImageInd
     """With ``--decode-cache``, the cache of ``part`` under the members' one evaluation
     transform (recorded in each member's ``run.json``); ``None`` without it, or when the
     members' transforms differ (a pass of several detectors decodes, as without a cache)."""
+    from gibench.cache import default_cache_dir
     from gibench.data.decoded_cache import DecodedCache
-    from gibench.data.mini import default_cache_dir
 
     ctx = members[0][0]
     if not ctx.config.decode_cache:

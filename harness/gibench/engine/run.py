@@ -1,7 +1,8 @@
 """The Python API behind ``gibench run`` and ``gibench eval``.
 
-``run(...)`` resolves names through the plugin registry, picks the data (GenImage under
-``data_root``, or the embedded ``mini`` dataset built on demand), lets the suite drive a
+``run(...)`` resolves names through the plugin registry, picks the data (the dataset that
+recognises ``data_root``, or, without one, the dataset plugin built on demand:
+:mod:`gibench.data.datasets`), lets the suite drive a
 :class:`~gibench.engine.context.RunContext`, and writes the run directory:
 
 - ``run.json``: configuration, resolved names, budget, seed, versions (gibench, torch, every
@@ -85,25 +86,12 @@ def versions(registry: Registry) -> dict[str, Any]:
 
 
 def resolve_data(config: RunConfig, registry: Registry) -> tuple[Path, str]:
-    """(data root, dataset name): ``mini`` (built on demand) when no data root is given."""
-    if config.data_root is None:  # an embedded dataset, built on first use
-        from gibench.data.mini import EMBEDDED_DATASETS, ensure_embedded
+    """(data root, dataset name) of ``config`` (:func:`gibench.data.datasets.resolve_root`):
+    without a data root, the dataset built on demand; with one and no dataset, the dataset that
+    recognises it."""
+    from gibench.data.datasets import resolve_root
 
-        dataset = config.dataset or "mini"
-        if dataset not in EMBEDDED_DATASETS:
-            raise GibenchError(f"--dataset {config.dataset} needs --data-root")
-        return ensure_embedded(dataset, seed=0, progress=config.progress), dataset
-    root = Path(config.data_root).expanduser()
-    if not root.is_dir():
-        raise GibenchError(f"--data-root {root} is not a directory")
-    dataset = config.dataset
-    if dataset is None:
-        from gibench.data.mini import embedded_dataset_of
-
-        dataset = embedded_dataset_of(root) or "genimage"
-    if dataset not in registry.datasets():
-        raise GibenchError(f"unknown dataset {dataset!r}; known: {', '.join(registry.datasets())}")
-    return root, dataset
+    return resolve_root(registry, config.data_root, config.dataset, progress=config.progress)
 
 
 def default_run_dir(config: RunConfig, registry: Registry) -> Path:
@@ -135,7 +123,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> di
             "eval_transform": ctx.eval_policy,
             "train_align": [a.name for a in ctx.train_alignments],
             "recipe": {k: v for k, v in vars(ctx.spec.recipe).items()},
-            "labels": {"ai": 1, "nature": 0},
+            "labels": dict(ctx.dataset_spec.label_folders),
         },
         "seed": ctx.config.seed,
         "versions": versions(ctx.registry),
@@ -358,7 +346,7 @@ def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.
         atomic_write_csv(ctx.run_dir / "scores.csv", ctx.scores_frame())
         if len(results):
             atomic_write_text(ctx.run_dir / "results.md",
-                              ctx.suite.render(results, ctx.registry.all("subset")))
+                              ctx.suite.render(results, ctx.subsets))
         atomic_write_json(ctx.run_dir / "run.json", _record(ctx, status, started, git))
     return results
 

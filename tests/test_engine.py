@@ -53,6 +53,9 @@ def test_cross_generator_run_writes_a_complete_run_directory(toy_plugin, toy_roo
         results["acc"].round(6).tolist()
     md = (run_dir / "results.md").read_text()
     assert "Toy A" in md and "Avg" in md
+    # the table's notes are about this run's subsets: mini-biased's placebo, a control of
+    # another dataset, is not in it (it was named by every run's "Avg leaves out" note)
+    assert "Placebo" not in md and "leaves out" not in md
 
 
 def test_metrics_can_be_recomputed_from_scores_csv(toy_plugin, toy_root, tmp_path):

@@ -153,7 +153,8 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
 
     Keyword options are the fields of :class:`~gibench.engine.config.RunConfig`
     (``data_root``, ``train_subset``, ``weights``, ``epochs``, ``batch_size``, ``device``,
-    ``seed``, ``out``, ``skip_bad_images``...). Without ``data_root`` the run uses ``mini``.
+    ``seed``, ``out``, ``skip_bad_images``...). Without ``data_root`` the run uses the
+    dataset built on demand (``mini``; :mod:`gibench.data.datasets`).
     """
     config = RunConfig(detector=detector, suite=suite, **options)
     return run_config(config)
@@ -306,7 +307,7 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     if not 0 < config.holdout_fraction < 1:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
     job = dist_init(resolve_device(config.device).type)  # under torchrun: join the job
-    if job.main:  # builds mini on first use: once, before the other ranks look for it
+    if job.main:  # builds a dataset on first use: once, before the other ranks look for it
         data_root, dataset = resolve_data(config, registry)
     barrier(job)
     if not job.main:

@@ -203,4 +203,5 @@ def test_command_exit_codes_and_json(tmp_path):
     assert lenient.exit_code == 0  # 100% is not above 100%
     unusable = runner.invoke(audit, [str(tmp_path / "empty")])
     assert unusable.exit_code == EXIT_UNUSABLE
-    assert "holds none of the 8 subsets of 'genimage'" in unusable.output
+    assert "no dataset recognises the data root" in unusable.output
+    assert "'genimage' expects a GenImage tree" in unusable.output

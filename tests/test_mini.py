@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gibench.data import mini
+from gibench.builtin import mini
 from gibench.data.layout import index_subset
 from gibench.plugins import get_registry
 
@@ -118,7 +118,7 @@ def test_ensure_mini_builds_once_and_rebuilds_a_stale_cache(tmp_path, monkeypatc
     def counting_build(root, seed=0, progress=True):
         calls.append(root)
         root.mkdir(parents=True, exist_ok=True)
-        (root / "MINI.json").write_text(json.dumps({"fingerprint": mini._fingerprint(seed)}))
+        (root / "MINI.json").write_text(json.dumps({"fingerprint": mini.fingerprint(seed)}))
         return root
 
     monkeypatch.setattr(mini, "build_mini", counting_build)

@@ -11,10 +11,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gibench import plugins
-from gibench.data import mini
+from gibench.builtin import mini, mini_biased
 from gibench.data.audit import audit_root
 from gibench.data.commands import EXIT_SHORTCUT, audit
+from gibench.data.datasets import infer_dataset
 from gibench.data.layout import index_subset
+from gibench.errors import GibenchError
 from gibench.plugins import clear_registry_cache, get_registry
 
 QUALITY = 75
@@ -27,7 +29,7 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
     cache = tmp_path_factory.mktemp("biased-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(mini, "_MAX_CROPS_PER_PHOTO_SCALE", 3)
-        biased = mini.ensure_mini_biased(seed=0, cache_dir=cache, quality=QUALITY,
+        biased = mini_biased.ensure_mini_biased(seed=0, cache_dir=cache, quality=QUALITY,
                                          progress=False)
     return mini.mini_root(0, cache), biased
 
@@ -50,7 +52,7 @@ def _formats(folder: Path) -> set[str]:
 
 
 def test_mini_fingerprint_is_unchanged():
-    assert mini._fingerprint(0) == "a17a5d353383"  # mini's cache stays valid
+    assert mini.fingerprint(0) == "a17a5d353383"  # mini's cache stays valid
 
 
 def test_reals_are_jpeg_fakes_png_with_mini_counts(built):
@@ -111,19 +113,19 @@ def test_jpeg_alignment_gives_the_placebo_fakes_exactly_the_reals_shortcut(built
 
 
 def test_registered_as_its_own_dataset(registry):
-    subsets = registry.subsets(mini.BIASED_DATASET)
+    subsets = registry.subsets(mini_biased.BIASED_DATASET)
     assert [s.name for s in subsets] == [f"biased-{g.name}" for g in mini.GENERATORS] + [
         "biased-placebo"]
     assert registry.subset("mini-biased-latent-a").name == "biased-latent-a"
     assert registry.subset("latent-a").dataset == "mini"  # mini's names are untouched
-    assert mini.BIASED_DATASET in registry.datasets()
+    assert mini_biased.BIASED_DATASET in registry.datasets()
 
 
 def test_audit_flags_the_format_shortcut_on_biased_only(built, registry):
     mini_root, biased = built
     report = audit_root(biased, registry.subsets("mini-biased"))
     assert report.usable and not report.problems
-    assert len(report.warnings) == 2 * len(mini.MINI_BIASED_SUBSETS)  # all, both splits
+    assert len(report.warnings) == 2 * len(mini_biased.MINI_BIASED_SUBSETS)  # all, both splits
     for record in report.subsets:
         rules = {(r.split, r.feature): r for r in record.rules}
         for split in ("train", "val"):
@@ -151,19 +153,19 @@ def test_cached_build_is_reused_and_keyed_by_quality(built, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("rebuilt a cached build")
 
-    monkeypatch.setattr(mini, "build_mini_biased", boom)
+    monkeypatch.setattr(mini_biased, "build_mini_biased", boom)
     monkeypatch.setattr(mini, "build_mini", boom)
-    assert mini.ensure_mini_biased(seed=0, cache_dir=cache, quality=QUALITY) == biased
-    assert mini.ensure_embedded("mini", cache_dir=cache) == mini_root
-    assert mini.mini_biased_root(0, cache, quality=96) != biased
-    assert mini.embedded_dataset_of(biased) == "mini-biased"
-    assert mini.embedded_dataset_of(mini_root) == "mini"
-    assert mini.embedded_dataset_of(cache) is None
+    assert mini_biased.ensure_mini_biased(seed=0, cache_dir=cache, quality=QUALITY) == biased
+    assert mini.ensure_mini(cache_dir=cache) == mini_root
+    assert mini_biased.mini_biased_root(0, cache, quality=96) != biased
+    registry = get_registry()
+    assert infer_dataset(registry, biased) == "mini-biased"  # each by its stamp file
+    assert infer_dataset(registry, mini_root) == "mini"
+    with pytest.raises(GibenchError, match="no dataset recognises"):
+        infer_dataset(registry, cache)
     assert not list(cache.glob("*.tmp-*"))  # atomic: no temporary folder left
     with pytest.raises(ValueError, match="1..100"):
-        mini.ensure_mini_biased(cache_dir=cache, quality=0)
-    with pytest.raises(ValueError, match="not an embedded dataset"):
-        mini.ensure_embedded("genimage", cache_dir=cache)
+        mini_biased.ensure_mini_biased(cache_dir=cache, quality=0)
 
 
 # -- the size shortcut ----------------------------------------------------------------------------
@@ -174,7 +176,7 @@ REAL_SIZE = 96
 def built_size(built) -> Path:
     """mini-biased with PNG reals resized to 96 px (fakes stay mini's 72-px PNGs)."""
     mini_root, _ = built
-    return mini.build_mini_biased(mini_root, mini_root.parent / "size-build", quality=None,
+    return mini_biased.build_mini_biased(mini_root, mini_root.parent / "size-build", quality=None,
                                   real_size=REAL_SIZE, progress=False)
 
 
@@ -193,13 +195,13 @@ def test_size_variant_resizes_reals_only_and_keeps_png(built, built_size):
     up = Image.open(built_size / "latent-a" / "val" / "nature" / name.name)
     back = np.asarray(up.resize((72, 72), Image.Resampling.BICUBIC), dtype=float)
     assert np.abs(back - np.asarray(Image.open(name), dtype=float)).mean() < 6
-    stamp = (built_size / mini.BIASED_STAMP).read_text()
+    stamp = (built_size / mini_biased.BIASED_STAMP).read_text()
     assert '"real_size": 96' in stamp and '"real_format": "PNG"' in stamp
 
 
 def test_audit_flags_the_size_shortcut_and_not_format(built_size, registry):
     report = audit_root(built_size, registry.subsets("mini-biased"))
-    assert len(report.warnings) == 2 * len(mini.MINI_BIASED_SUBSETS)
+    assert len(report.warnings) == 2 * len(mini_biased.MINI_BIASED_SUBSETS)
     for record in report.subsets:
         rules = {(r.split, r.feature): r for r in record.rules}
         for split in ("train", "val"):
@@ -209,11 +211,12 @@ def test_audit_flags_the_size_shortcut_and_not_format(built_size, registry):
 
 
 def test_shortcut_names_and_fingerprints(tmp_path):
-    root = mini.mini_biased_root
+    root = mini_biased.mini_biased_root
     assert root(0, tmp_path).name.endswith("-seed0-q90")  # the format-only name is unchanged
     assert root(0, tmp_path, quality=None, real_size=96).name.endswith("-seed0-png-s96")
     assert root(0, tmp_path, quality=75, real_size=96).name.endswith("-seed0-q75-s96")
-    prints = {mini._biased_fingerprint(0, q, s) for q, s in [(90, None), (None, 96), (90, 96)]}
+    prints = {mini_biased._biased_fingerprint(0, q, s)
+              for q, s in [(90, None), (None, 96), (90, 96)]}
     assert len(prints) == 3
     with pytest.raises(ValueError, match="needs a shortcut"):
         root(0, tmp_path, quality=None)
@@ -222,11 +225,12 @@ def test_shortcut_names_and_fingerprints(tmp_path):
 
 
 def test_command_refuses_a_build_without_a_shortcut():
-    from gibench.data.commands import mini_biased
+    from gibench.cli import main
 
-    result = CliRunner().invoke(mini_biased, ["--png"])
+    result = CliRunner().invoke(main, ["data", "mini-biased", "--png"])
     assert result.exit_code == 2 and "would be mini itself" in result.output
-    result = CliRunner().invoke(mini_biased, ["--png", "--quality", "80", "--real-size", "96"])
+    result = CliRunner().invoke(main, ["data", "mini-biased", "--png", "--quality", "80",
+                                       "--real-size", "96"])
     assert result.exit_code == 2 and "either --png or --quality" in result.output
 
 
@@ -258,12 +262,13 @@ def test_matrix_suite_trains_on_generators_not_on_the_placebo(registry, monkeypa
 
     trained: list[str] = []
     ctx = SimpleNamespace(
-        config=SimpleNamespace(train_subset=None), dataset="mini-biased", registry=registry,
+        requested_train_subset=None, dataset="mini-biased",
+        dataset_subsets=lambda: registry.subsets("mini-biased"),
         test_subsets=[s.name for s in registry.subsets("mini-biased")],
         check_available=lambda names: None, model_for=lambda name: trained.append(name),
-        release=lambda name: None, settings=[], evaluate_many=lambda *a, **k: None,
+        release=lambda name: None, degradations=[], evaluate_many=lambda *a, **k: None,
         order_by_model=lambda names: None)
     suites._run_matrix(ctx)
     assert trained == [f"biased-{g.name}" for g in mini.GENERATORS]
-    assert mini.PLACEBO_SUBSET.control and not any(
+    assert mini_biased.PLACEBO_SUBSET.control and not any(
         s.control for s in registry.subsets("mini"))

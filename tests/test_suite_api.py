@@ -20,8 +20,8 @@ SUITE_MODULES = [Path(m.__file__) for m in (gibench.builtin.suites, gibench.buil
     ROOT / "plugins" / "gibench-plugin-example" / "gibench_example" / "__init__.py"]
 PUBLIC = {name for name in dir(SuiteContext) if not name.startswith("_")}
 #: what a suite module may import from gibench: the API, the specs, tables and helpers
-ALLOWED_IMPORTS = ("gibench.api", "gibench.suite", "gibench.specs", "gibench.hookspecs", "gibench.tables",
-                   "gibench.errors", "gibench.data.layout")
+ALLOWED_IMPORTS = ("gibench.api", "gibench.suite", "gibench.specs", "gibench.hookspecs",
+                   "gibench.tables", "gibench.errors", "gibench.data.layout")
 
 
 def _context_names(tree: ast.Module) -> set[str]:

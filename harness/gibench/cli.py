@@ -9,11 +9,10 @@ import click
 from tabulate import tabulate
 
 from gibench.data.commands import audit as _data_audit
-from gibench.data.commands import mini_biased as _data_mini_biased
 from gibench.errors import GibenchError
 from gibench.leaderboard.cli import leaderboard
 
-_KINDS = ("detectors", "subsets", "degradations", "suites")
+_KINDS = ("datasets", "detectors", "subsets", "degradations", "suites")
 
 
 def _disabled(ctx: click.Context) -> list[str]:
@@ -63,11 +62,12 @@ def main(ctx: click.Context, plugin_opts: tuple[str, ...]) -> None:
 def _run_options(f):
     options = [
         click.option("--data-root", type=click.Path(path_type=Path), default=None,
-                     help="Folder holding GenImage (any of its three layouts) or another "
-                          "dataset. Default: the embedded mini dataset, built on first use."),
+                     help="Folder holding a dataset (GenImage in any of its three layouts, "
+                          "or another; gibench list datasets). Default: the embedded dataset, "
+                          "built on first use."),
         click.option("--dataset", default=None,
-                     help="Dataset of --data-root (default: genimage; mini when the folder "
-                          "is a mini build)."),
+                     help="Dataset of --data-root (default: the one that recognises the "
+                          "folder); without --data-root, an embedded dataset to build."),
         click.option("--test-subsets", "--subsets", "test_subsets", default=None,
                      help="Comma-separated subsets to test on (default: all of the dataset)."),
         click.option("--device", default="auto", show_default=True,
@@ -224,7 +224,8 @@ def _summary(out_dir: Path) -> None:
 @click.option("--suite", default="cross-generator", show_default=True,
               help="Protocol to run (gibench list suites).")
 @click.option("--train-subset", default=None,
-              help="Subset to train on (default: sdv1.4 on GenImage, latent-a on mini).")
+              help="Subset to train on (default: the dataset's own, e.g. SD V1.4 on GenImage; "
+                   "gibench list datasets).")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Load these weights instead of training (a state dict, our model.pt, the "
                    "original authors' release format, or .safetensors).")
@@ -235,7 +236,7 @@ def _summary(out_dir: Path) -> None:
 @click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
 @click.option("--lr", type=float, default=None, help="Override the learning rate.")
 @click.option("--input-size", type=int, default=None,
-              help="Override the input size (default: the detector's, 64 on mini).")
+              help="Override the input size (default: the detector's, or its dataset's budget).")
 @_run_options
 @click.pass_context
 def run(ctx: click.Context, **kw) -> None:
@@ -377,7 +378,7 @@ def _values(values) -> str:
 @click.argument("kind", required=False, type=click.Choice(_KINDS))
 @click.pass_context
 def list_(ctx: click.Context, kind: str | None) -> None:
-    """List detectors, subsets, degradations and suites (all kinds without KIND)."""
+    """List datasets, detectors, subsets, degradations and suites (all without KIND)."""
     registry = _registry(ctx)
     for k in [kind] if kind else _KINDS:
         single = k[:-1]
@@ -395,13 +396,19 @@ def list_(ctx: click.Context, kind: str | None) -> None:
                              entry.plugin])
             elif single == "subset":
                 rows.append([name, s.display_name, s.dataset, s.family, aliases])
+            elif single == "dataset":
+                rows.append([name, s.display_name, s.default_train_subset or "-",
+                             "/".join(s.splits), ", ".join(s.label_folders),
+                             "yes" if s.build else "-", entry.plugin])
             elif single == "degradation":
                 rows.append([name, s.parameter, _values(s.paper_settings),
                              _values((s.default,) if s.default is not None else ()),
                              _values(getattr(s, "sweep", ())), s.description, entry.plugin])
             else:
                 rows.append([name, s.description, entry.plugin])
-        headers = {"detector": ["name", "paper", "input", "parameters", "plugin"],
+        headers = {"dataset": ["name", "display name", "trains on", "splits", "label folders",
+                               "built", "plugin"],
+                   "detector": ["name", "paper", "input", "parameters", "plugin"],
                    "subset": ["name", "display name", "dataset", "family", "aliases"],
                    "degradation": ["name", "parameter", "paper", "default", "sweep",
                                    "description", "plugin"]}.get(
@@ -432,15 +439,50 @@ def plugins(ctx: click.Context) -> None:
                                        "provides / error"], tablefmt="simple"))
 
 
-@main.group()
+def _build_command(spec) -> click.Command:
+    """``gibench data NAME [--seed S]`` for a dataset with a builder and no command of its own."""
+
+    @click.command(spec.name, help=f"Build {spec.display_name or spec.name} (if not cached "
+                                   "yet) and print where it is.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    def build(seed: int) -> None:
+        click.echo(spec.build(seed=seed, progress=True))
+
+    return build
+
+
+class _DataGroup(click.Group):
+    """``gibench data``: its own commands, and one per dataset that plugins can build
+    (:attr:`gibench.specs.DatasetSpec.command`, or :func:`_build_command`)."""
+
+    def _dataset_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        registry = _registry(ctx)
+        commands = {}
+        for name in registry.datasets():
+            spec = registry.dataset(name)
+            if spec.command is not None:
+                commands[name] = spec.command
+            elif spec.build is not None:
+                commands[name] = _build_command(spec)
+        return commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._dataset_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._dataset_commands(ctx).get(cmd_name)
+
+
+@main.group(cls=_DataGroup)
 def data() -> None:
-    """Inspect datasets on disk and the embedded mini dataset."""
+    """Inspect datasets on disk; build the datasets that plugins build on demand."""
 
 
 @data.command("check")
 @click.argument("root", type=click.Path(path_type=Path))
-@click.option("--dataset", default="genimage", show_default=True,
-              help="Which dataset's subsets to look for.")
+@click.option("--dataset", default=None,
+              help="Which dataset's subsets to look for (default: the one that recognises "
+                   "ROOT; gibench list datasets).")
 @click.option("--sample", type=int, default=16, show_default=True,
               help="Images per folder whose size is read.")
 @click.option("--deep", is_flag=True,
@@ -457,7 +499,7 @@ def data() -> None:
                    "when there are none.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (--deep).")
 @click.pass_context
-def data_check(ctx: click.Context, root: Path, dataset: str, sample: int, deep: bool,
+def data_check(ctx: click.Context, root: Path, dataset: str | None, sample: int, deep: bool,
                workers: int | None, timeout: float, bad_list: Path, no_progress: bool) -> None:
     """Count images per subset/split/label, list formats and sizes, name missing folders.
 
@@ -475,13 +517,15 @@ def data_check(ctx: click.Context, root: Path, dataset: str, sample: int, deep: 
         render_report,
         write_bad_list,
     )
+    from gibench.data.datasets import infer_dataset
 
     registry = _registry(ctx)
-    subsets = registry.subsets(dataset)
+    spec = registry.dataset(dataset or infer_dataset(registry, root))
+    subsets = registry.subsets(spec.name)
     if not subsets:
-        raise GibenchError(f"no subsets registered for dataset {dataset!r}; known datasets: "
+        raise GibenchError(f"no subsets registered for dataset {spec.name!r}; known datasets: "
                            f"{', '.join(registry.datasets())}")
-    report = check_root(root, subsets, sample=sample)
+    report = check_root(root, subsets, sample=sample, dataset=spec)
     click.echo(render_report(report))
     ok = report.ok
     if deep:
@@ -492,18 +536,8 @@ def data_check(ctx: click.Context, root: Path, dataset: str, sample: int, deep: 
     sys.exit(0 if ok else 1)
 
 
-@data.command("mini")
-@click.option("--seed", type=int, default=0, show_default=True)
-def data_mini(seed: int) -> None:
-    """Build the mini dataset (if not cached yet) and print where it is."""
-    from gibench.data.mini import ensure_mini
-
-    click.echo(ensure_mini(seed=seed))
-
-
 main.add_command(leaderboard)
 data.add_command(_data_audit)
-data.add_command(_data_mini_biased)
 
 
 if __name__ == "__main__":  # pragma: no cover

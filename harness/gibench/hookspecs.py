@@ -1,8 +1,8 @@
 """The whole extension surface of gibench: every hook a plugin may implement.
 
-gibench is a pluggy host (project name and entry-point group ``gibench``). Its own subsets,
-suites and the mini dataset are ordinary plugins registered through these hooks, exactly like a
-third-party distribution that declares::
+gibench is a pluggy host (project name and entry-point group ``gibench``). Its own datasets
+(GenImage, mini, mini-biased), subsets, degradations and suites are ordinary plugins
+registered through these hooks, exactly like a third-party distribution that declares::
 
     [project.entry-points.gibench]
     mydetector = "gibench_mydetector.plugin"
@@ -28,7 +28,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import pandas as pd
 
-    from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
+    from gibench.specs import (
+        DatasetSpec,
+        DegradationSpec,
+        DetectorSpec,
+        SubsetSpec,
+        SuiteSpec,
+    )
 
 PROJECT = "gibench"
 
@@ -53,12 +59,26 @@ def gibench_add_detectors() -> Sequence[DetectorSpec]:
 
 
 @hookspec
+def gibench_add_datasets() -> Sequence[DatasetSpec]:
+    """Return the datasets this plugin describes.
+
+    Called once when the registry is built. A :class:`~gibench.specs.DatasetSpec` states a
+    dataset's conventions on disk (split names, label folder names), its default training
+    subset, how a data root is recognised as holding it, and optionally how to build it on
+    demand (a dataset that needs no data root) and how to scale detectors' recipes for it. Its
+    subsets are registered by :func:`gibench_add_subsets` (from this plugin or another) and name
+    it. A dataset named by subsets but described by no plugin gets the defaults of
+    :meth:`DatasetSpec.default <gibench.specs.DatasetSpec.default>`.
+    """
+
+
+@hookspec
 def gibench_add_subsets() -> Sequence[SubsetSpec]:
     """Return the generator subsets (sets of real/fake images) this plugin provides.
 
-    Called once when the registry is built. A subset names the dataset it belongs to
-    (``genimage``, ``mini`` or a new one) and the candidate folders under a data root where its
-    ``train``/``val`` × ``ai``/``nature`` folders live.
+    Called once when the registry is built. A subset names the dataset it belongs to (one that
+    :func:`gibench_add_datasets` describes, or a new name that gets the default conventions)
+    and the candidate folders under a data root where its split × label folders live.
     """
 
 

@@ -29,7 +29,7 @@ import pluggy
 import gibench
 from gibench import hookspecs
 from gibench.errors import GibenchError
-from gibench.specs import DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
+from gibench.specs import DatasetSpec, DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
 
 #: Modules registered as plugins before any third-party one (pytest's ``_pytest/`` model).
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 
 class UnknownNameError(GibenchError, KeyError):
-    """A detector, subset, degradation or suite name that no plugin provides."""
+    """A detector, dataset, subset, degradation or suite name that no plugin provides."""
 
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         self.kind, self.name = kind, name
@@ -97,6 +97,7 @@ def normalise(name: str) -> str:
 
 
 _KINDS: dict[str, tuple[str, type]] = {
+    "dataset": ("gibench_add_datasets", DatasetSpec),
     "detector": ("gibench_add_detectors", DetectorSpec),
     "subset": ("gibench_add_subsets", SubsetSpec),
     "degradation": ("gibench_add_degradations", DegradationSpec),
@@ -140,6 +141,15 @@ class Registry:
     def subset(self, name: str) -> SubsetSpec:
         return self.get("subset", name)
 
+    def dataset(self, name: str) -> DatasetSpec:
+        """The spec of dataset ``name`` (or an alias): the one a plugin registered, or, for a
+        dataset that only subsets name, :meth:`DatasetSpec.default`."""
+        if self.has("dataset", name):
+            return self.get("dataset", name)
+        if name in self.datasets():
+            return DatasetSpec.default(name)
+        raise UnknownNameError("dataset", name, self.datasets())
+
     def suite(self, name: str) -> SuiteSpec:
         return self.get("suite", name)
 
@@ -154,7 +164,9 @@ class Registry:
         return [s for s in self.all("subset") if dataset is None or s.dataset == dataset]
 
     def datasets(self) -> list[str]:
-        return list(dict.fromkeys(s.dataset for s in self.all("subset")))
+        """The names of the datasets: those registered, then those only subsets name."""
+        return list(dict.fromkeys([*(d.name for d in self.all("dataset")),
+                                   *(s.dataset for s in self.all("subset"))]))
 
     @property
     def failures(self) -> list[PluginInfo]:

@@ -7,7 +7,8 @@ plain, frozen data plus a few callables; the core never dispatches on a plugin's
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
@@ -21,9 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
 FAKE = 1
 #: Label of a real (``nature``) image.
 REAL = 0
-#: GenImage's folder name for each label.
+#: The label folders a dataset has unless its :class:`DatasetSpec` says otherwise (GenImage's).
 LABEL_FOLDERS: dict[str, int] = {"nature": REAL, "ai": FAKE}
-#: The splits every subset has on disk. GenImage reports on ``val``; there is no test split.
+#: The split folders a dataset has unless its :class:`DatasetSpec` says otherwise. GenImage
+#: reports on ``val``; there is no test split.
 SPLITS: tuple[str, ...] = ("train", "val")
 
 
@@ -46,6 +48,94 @@ class SubsetSpec:
     #: A control, not a generator (e.g. mini-biased's placebo): evaluated and shown like any
     #: subset, but left out of averages over generators and of the matrix suite's trainings.
     control: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How the engine scales a detector's recipe for a dataset (never by editing the recipe).
+
+    A dataset without a budget policy (:attr:`DatasetSpec.budget`) runs every detector on its
+    own recipe (:meth:`of_recipe`); a small dataset (``mini``) may run them smaller, shorter,
+    or with a scaled learning rate. ``note`` says what was changed, for ``run.json``.
+    """
+
+    input_size: int
+    load_size: int | None
+    epochs: int
+    lr_scale: float
+    note: str
+
+    @classmethod
+    def of_recipe(cls, spec: DetectorSpec) -> Budget:
+        """The detector's own recipe and input size, unchanged."""
+        pre = spec.preprocess
+        return cls(pre.input_size, pre.load_size, spec.recipe.epochs, 1.0,
+                   "the detector's own recipe")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named collection of subsets with its own conventions on disk.
+
+    Every subset (:class:`SubsetSpec`) names its dataset. A dataset lays each subset out as
+    ``<subset dir>/<split>/<label folder>/...images`` with its own names for the splits
+    (``splits``) and for the label folders (``label_folders``: GenImage's ``ai``/``nature``,
+    the field's ``1_fake``/``0_real``...). A dataset that no plugin describes (its subsets name
+    it, nothing registers it) gets :meth:`default`: the conventions below.
+
+    - ``train_split`` is the split models train on (and whose held-out part calibrates them);
+      ``eval_split`` the split suites evaluate on (GenImage has no test split: ``val``).
+    - ``default_train_subset`` is the subset a run trains on when none is asked for; ``None``
+      means the first of the dataset's subsets, controls (:attr:`SubsetSpec.control`) aside,
+      whose folder under the data root holds ``train_split``.
+    - ``recognise(root) -> bool`` says whether a data root holds this dataset, so that
+      ``--data-root`` alone picks it; ``None`` recognises a root that holds the folder of at
+      least one of the dataset's subsets. ``recognised_by`` says in words what it looks for
+      (shown when no dataset, or several, recognise a root).
+    - ``build(seed=..., progress=...) -> Path`` builds the dataset on demand (or finds it
+      cached) and returns its root, so that it needs no data root (``mini``); ``None`` for a
+      dataset that lives on the user's disk. ``no_root_default`` marks the one dataset a run
+      uses when given no data root at all (it needs a ``build``).
+    - ``budget(spec, pretrained) -> Budget`` scales a detector's recipe for this dataset
+      (``pretrained``: whether the run starts from weights); ``None`` keeps each detector's
+      own recipe (:meth:`Budget.of_recipe`).
+    - ``command`` is a :mod:`click` command that ``gibench data NAME`` runs, to build the
+      dataset with options of its own; a dataset with a ``build`` and no command gets
+      ``gibench data NAME [--seed S]``, which builds it and prints its root.
+    """
+
+    name: str
+    display_name: str = ""
+    description: str = ""
+    default_train_subset: str | None = None
+    splits: tuple[str, ...] = SPLITS
+    train_split: str = "train"
+    eval_split: str = "val"
+    label_folders: Mapping[str, int] = field(default_factory=lambda: dict(LABEL_FOLDERS))
+    recognise: Callable[[Path], bool] | None = None
+    recognised_by: str = ""
+    build: Callable[..., Path] | None = None
+    no_root_default: bool = False
+    budget: Callable[[DetectorSpec, bool], Budget] | None = None
+    command: Any = None
+    aliases: tuple[str, ...] = ()
+
+    @classmethod
+    def default(cls, name: str) -> DatasetSpec:
+        """The spec of a dataset that only its subsets name: the documented defaults."""
+        return cls(name=name, display_name=name)
+
+    def budget_for(self, spec: DetectorSpec, pretrained: bool) -> Budget:
+        """The budget of detector ``spec`` on this dataset (its own recipe without a policy)."""
+        return Budget.of_recipe(spec) if self.budget is None else self.budget(spec, pretrained)
+
+    def label_of(self, folder: str) -> int:
+        """The label (:data:`FAKE` / :data:`REAL`) of a label folder of this dataset."""
+        return self.label_folders[folder]
+
+    def folder_of(self, label: int) -> str:
+        """The label folder holding images of ``label`` (:data:`FAKE` / :data:`REAL`)."""
+        return next(f for f, lab in self.label_folders.items() if lab == label)
 
 
 def averaged_subsets(subsets) -> list[str]:

@@ -84,6 +84,17 @@ class SuiteContext:
         return self._run.dataset
 
     @property
+    def train_split(self) -> str:
+        """The dataset's training split (``train`` on GenImage): what models train on."""
+        return self._run.resolved.train_split
+
+    @property
+    def eval_split(self) -> str:
+        """The dataset's evaluation split (``val`` on GenImage): what the ``evaluate*``
+        methods score when no ``split`` is given."""
+        return self._run.resolved.eval_split
+
+    @property
     def seed(self) -> int:
         """The run's seed: use it for any random choice a suite makes (e.g. which part of a
         subset to train on), so that a run is reproducible."""
@@ -129,6 +140,11 @@ class SuiteContext:
         """The specs of every registered subset of the run's dataset, in registration order."""
         return self._run.names.dataset_subsets()
 
+    def run_subsets(self) -> list[SubsetSpec]:
+        """The specs of the run's subsets: its dataset's, then its ``--subset-dir`` folders
+        (what its tables show)."""
+        return self._run.names.run_subsets()
+
     def check_available(self, subsets: Sequence[str]) -> None:
         """Fail now, before any work, when a subset's folder is missing under the data root."""
         self._run.check_available(list(subsets))
@@ -136,7 +152,7 @@ class SuiteContext:
     def train_index(self, subset: str) -> ImageIndex:
         """The files of ``subset``'s ``train`` split (paths and labels; no pixels): pick a part
         of it to train on with :meth:`model_for`'s ``index``."""
-        return self._run.index(subset, "train")
+        return self._run.index(subset, self._run.resolved.train_split)
 
     # -- degradations ----------------------------------------------------------------------
     @property
@@ -177,14 +193,14 @@ class SuiteContext:
         self._run.release(train_subset_or_tag)
 
     # -- evaluations -----------------------------------------------------------------------
-    def evaluate(self, model: Model, test_subset: str, split: str = "val"
+    def evaluate(self, model: Model, test_subset: str, split: str | None = None
                  ) -> dict[str, Any]:
         """Score ``test_subset``'s ``split`` with ``model``, clean; record and return the
         result row (a dict of the ``results.csv`` columns: ``acc``, ``auc``...)."""
         return self._run.evaluate(model, test_subset, split)
 
     def evaluate_settings(self, model: Model, test_subset: str, settings: Sequence[Setting],
-                          split: str = "val") -> list[dict[str, Any]]:
+                          split: str | None = None) -> list[dict[str, Any]]:
         """Score ``test_subset`` under every setting (``CLEAN`` and/or degradations, applied
         at the images' native resolution), each file decoded once; record and return one row
         per setting, in order."""
@@ -192,7 +208,7 @@ class SuiteContext:
 
     def evaluate_many(self, models: Sequence[Model], test_subset: str,
                       settings: Sequence[Setting] | None = None,
-                      split: str = "val") -> list[list[dict[str, Any]]]:
+                      split: str | None = None) -> list[list[dict[str, Any]]]:
         """Score ``test_subset`` with every model in one pass over its files (each decoded
         once), clean — one row per model — or under every setting. Records and returns each
         model's rows, the same as evaluating the models one by one."""
@@ -263,7 +279,7 @@ def load_weights_together(contexts: Sequence[SuiteContext]) -> list[Model]:
 
 def evaluate_together(pairs: Sequence[tuple[SuiteContext, Model]], test_subset: str,
                       settings: Sequence[Setting] | None = None,
-                      split: str = "val") -> list[list[dict[str, Any]]]:
+                      split: str | None = None) -> list[list[dict[str, Any]]]:
     """Evaluate each (run, model) pair on ``test_subset`` in one pass over its files, each run
     recording what :meth:`SuiteContext.evaluate_many` would have recorded for its model alone.
     The runs must read the data alike (one data root, ``--align``, seed, workers, device)."""

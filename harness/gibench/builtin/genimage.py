@@ -1,4 +1,9 @@
-"""The eight generator subsets of GenImage (Zhu et al., NeurIPS 2023), as a built-in plugin.
+"""GenImage (Zhu et al., NeurIPS 2023) and its eight generator subsets, as a built-in plugin.
+
+The dataset (:data:`GENIMAGE`) has the core's default conventions — ``train``/``val`` split
+folders, ``ai`` (fake) and ``nature`` (real) label folders, evaluation on ``val`` — trains on
+SD V1.4 by default (Tables 3 and 5 of the paper) and is recognised under a data root by the
+folder of any of its subsets.
 
 Each subset is found under a data root in any of the layouts people keep it in, tried in order:
 
@@ -16,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gibench.hookspecs import hookimpl
-from gibench.specs import SubsetSpec
+from gibench.specs import DatasetSpec, SubsetSpec
 
 DATASET = "genimage"
 
@@ -142,6 +147,24 @@ GENIMAGE_SUBSETS: tuple[SubsetSpec, ...] = (
         description="BigGAN (class-conditional GAN); 128x128 PNG fakes.",
     ),
 )
+
+
+GENIMAGE = DatasetSpec(
+    name=DATASET,
+    display_name="GenImage",
+    description="GenImage (Zhu et al., NeurIPS 2023): ImageNet photographs and eight "
+                "generators' images; reported on val",
+    default_train_subset=GENIMAGE_TRAIN_DEFAULT,
+    recognised_by="a GenImage tree: the folder of one of its subsets (e.g. "
+                  "stable_diffusion_v_1_4/imagenet_ai_0419_sdv4 or imagenet_ai_0419_sdv4) "
+                  "holding train/ or val/",
+)
+
+
+@hookimpl
+def gibench_add_datasets() -> Sequence[DatasetSpec]:
+    """Register the GenImage dataset."""
+    return [GENIMAGE]
 
 
 @hookimpl

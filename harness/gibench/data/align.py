@@ -40,9 +40,12 @@ class Alignment:
 
     def __call__(self, img: Image.Image) -> Image.Image:
         if self.kind == "jpeg":
-            from gibench.degradations.jpeg import reference
+            import numpy as np
 
-            return reference(img, self.value)
+            from gibench.data.images import libjpeg_roundtrip
+
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            return Image.fromarray(libjpeg_roundtrip(rgb, self.value))
         width, height = img.size
         scale = self.value / min(width, height)
         size = (max(self.value, round(width * scale)), max(self.value, round(height * scale)))

@@ -49,7 +49,7 @@ from PIL import Image
 from tabulate import tabulate
 
 from gibench.data.layout import find_subset_dir, list_images
-from gibench.specs import SPLITS, SubsetSpec
+from gibench.specs import FAKE, REAL, DatasetSpec, SubsetSpec
 
 #: A trivial rule whose balanced, cross-fitted accuracy (percent) exceeds this is a warning.
 SHORTCUT_THRESHOLD = 90.0
@@ -57,7 +57,8 @@ SHORTCUT_THRESHOLD = 90.0
 DEFAULT_SAMPLE = 500
 #: The features the trivial rules look at, in report order.
 FEATURES: tuple[str, ...] = ("format", "size", "JPEG quality")
-_LABELS: tuple[str, ...] = ("nature", "ai")  # real first, as tables read
+#: The conventions of a dataset that no spec is given for.
+_DEFAULT = DatasetSpec("")
 #: How many values a table cell or a rule lists before summarising the rest.
 _SHOWN = 3
 
@@ -296,6 +297,8 @@ class SubsetAudit:
     classes: dict[tuple[str, str], ClassAudit] = field(default_factory=dict)
     rules: list[TrivialRule] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: the split folder names of the subset's dataset, in its order
+    splits: tuple[str, ...] = _DEFAULT.splits
 
     @property
     def name(self) -> str:
@@ -308,7 +311,8 @@ class SubsetAudit:
     def shortcuts(self, threshold: float) -> list[TrivialRule]:
         """The rules above ``threshold``, best first."""
         return sorted((r for r in self.rules if r.accuracy > threshold),
-                      key=lambda r: (-r.accuracy, SPLITS.index(r.split), FEATURES.index(r.feature)))
+                      key=lambda r: (-r.accuracy, self.splits.index(r.split),
+                                     FEATURES.index(r.feature)))
 
 
 @dataclass
@@ -332,7 +336,7 @@ class AuditReport:
         """One line per subset and split with a shortcut: its best rule, then the others."""
         lines = []
         for record in self.subsets:
-            for split in SPLITS:
+            for split in record.splits:
                 found = [r for r in record.shortcuts(self.threshold) if r.split == split]
                 if not found:
                     continue
@@ -386,20 +390,23 @@ def _subset_dict(s: SubsetAudit, threshold: float) -> dict[str, Any]:
     }
 
 
-def _audit_subset(root: Path, spec: SubsetSpec, sample: int, seed: int) -> SubsetAudit:
-    record = SubsetAudit(spec, find_subset_dir(root, spec))
+def _audit_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
+                  dataset: DatasetSpec) -> SubsetAudit:
+    record = SubsetAudit(spec, find_subset_dir(root, spec, dataset),
+                         splits=tuple(dataset.splits))
     if record.folder is None:
         tried = ", ".join(str(root / c) for c in spec.folders)
         record.problems.append(f"{spec.name}: subset folder missing; tried {tried}")
         return record
-    for split_number, split in enumerate(SPLITS):
-        for label in _LABELS:
+    labels = (dataset.folder_of(REAL), dataset.folder_of(FAKE))  # real first, as tables read
+    for split_number, split in enumerate(record.splits):
+        for label in labels:
             folder = record.folder / split / label
             if not folder.is_dir():
                 record.problems.append(f"{spec.name}: missing folder {folder}")
                 continue
             # one stream per folder: its sample does not depend on which other folders exist
-            rng = np.random.default_rng([seed, split_number, _LABELS.index(label)])
+            rng = np.random.default_rng([seed, split_number, labels.index(label)])
             try:
                 audit = _audit_folder(folder, sample, rng)
             except OSError as exc:
@@ -407,7 +414,7 @@ def _audit_subset(root: Path, spec: SubsetSpec, sample: int, seed: int) -> Subse
                 continue
             record.classes[(split, label)] = audit
             record.problems.extend(f"{spec.name}: unreadable image {u}" for u in audit.unreadable)
-        real, fake = record.classes.get((split, "nature")), record.classes.get((split, "ai"))
+        real, fake = (record.classes.get((split, label)) for label in labels)
         if real is None or fake is None or not real.facts or not fake.facts:
             continue
         for feature in FEATURES:
@@ -423,8 +430,10 @@ def audit_root(
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
     threshold: float = SHORTCUT_THRESHOLD,
+    dataset: DatasetSpec | None = None,
 ) -> AuditReport:
-    """Audit every subset of ``subsets`` found under ``root`` (module docstring).
+    """Audit every subset of ``subsets`` found under ``root`` (module docstring), laid out as
+    ``dataset`` (their dataset's spec; ``None``: the default conventions) says.
 
     ``sample`` files are drawn per split × class folder with ``seed`` (all when fewer); their
     headers only are read. Missing subsets and folders, and unreadable files, are problems of
@@ -433,11 +442,12 @@ def audit_root(
     if sample < 1:
         raise ValueError(f"sample must be >= 1, got {sample}")
     root = Path(root)
+    dataset = dataset or _DEFAULT
     if not root.is_dir():
-        records = [SubsetAudit(spec, None) for spec in subsets]
+        records = [SubsetAudit(spec, None, splits=tuple(dataset.splits)) for spec in subsets]
         return AuditReport(root, records, sample, seed, threshold,
                            [f"data root is not a folder: {root}"])
-    records = [_audit_subset(root, spec, sample, seed) for spec in subsets]
+    records = [_audit_subset(root, spec, sample, seed, dataset) for spec in subsets]
     return AuditReport(root, records, sample, seed, threshold,
                        [p for r in records for p in r.problems])
 

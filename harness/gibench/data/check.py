@@ -35,9 +35,10 @@ from tabulate import tabulate
 from gibench.data.images import BadImageError, load_rgb
 from gibench.data.layout import describe_folder, find_subset_dir, list_images
 from gibench.errors import GibenchError
-from gibench.specs import LABEL_FOLDERS, SPLITS, SubsetSpec
+from gibench.specs import DatasetSpec, SubsetSpec
 
-_LABELS: tuple[str, ...] = tuple(sorted(LABEL_FOLDERS))  # ("ai", "nature")
+#: The conventions of a dataset that no spec is given for.
+_DEFAULT = DatasetSpec("")
 #: How many distinct sizes a table cell lists before summarising the rest.
 _SHOWN_SIZES = 3
 
@@ -61,6 +62,7 @@ class SubsetCheck:
 
     ``folder`` is ``None`` when no candidate of ``tried`` exists; ``folders`` maps
     ``(split, label)`` (``("train", "ai")``) to the statistics of every folder that exists.
+    ``splits`` and ``labels`` are the split and label folder names of the subset's dataset.
     """
 
     name: str
@@ -69,6 +71,8 @@ class SubsetCheck:
     tried: list[Path]
     folders: dict[tuple[str, str], FolderStats] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    splits: tuple[str, ...] = _DEFAULT.splits
+    labels: tuple[str, ...] = tuple(sorted(_DEFAULT.label_folders))
 
     @property
     def found(self) -> bool:
@@ -142,24 +146,27 @@ def _check_folder(
     return stats, problems
 
 
-def _check_subset(root: Path, spec: SubsetSpec, sample: int, seed: int) -> SubsetCheck:
-    """Check one subset under ``root``."""
+def _check_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
+                  dataset: DatasetSpec) -> SubsetCheck:
+    """Check one subset under ``root``, laid out as ``dataset`` lays its subsets out."""
     record = SubsetCheck(
         name=spec.name,
         display_name=spec.display_name,
-        folder=find_subset_dir(root, spec),
+        folder=find_subset_dir(root, spec, dataset),
         tried=[root / candidate for candidate in spec.folders],
+        splits=tuple(dataset.splits),
+        labels=tuple(sorted(dataset.label_folders)),
     )
     if record.folder is None:
         tried = ", ".join(str(p) for p in record.tried)
         record.problems.append(f"{spec.name}: subset folder missing; tried {tried}")
         return record
-    for split_number, split in enumerate(SPLITS):
+    for split_number, split in enumerate(record.splits):
         split_dir = record.folder / split
         if not split_dir.is_dir():
             record.problems.append(f"{spec.name}: missing folder {split_dir}")
             continue
-        for label_number, label in enumerate(_LABELS):
+        for label_number, label in enumerate(record.labels):
             label_dir = split_dir / label
             if not label_dir.is_dir():
                 record.problems.append(f"{spec.name}: missing folder {label_dir}")
@@ -173,23 +180,29 @@ def _check_subset(root: Path, spec: SubsetSpec, sample: int, seed: int) -> Subse
 
 
 def check_root(
-    root: Path, subsets: Sequence[SubsetSpec], sample: int = 16, seed: int = 0
+    root: Path, subsets: Sequence[SubsetSpec], sample: int = 16, seed: int = 0,
+    dataset: DatasetSpec | None = None,
 ) -> CheckReport:
     """Check every subset of ``subsets`` under ``root``: folders, counts, formats, sizes.
 
-    Counting reads directory entries only; the sizes come from the headers of up to ``sample``
-    files per split × label, drawn with ``seed``. Nothing raises for a bad layout or a broken
-    file: each is a line of ``CheckReport.problems`` naming the full path.
+    The subsets are laid out as ``dataset`` (their dataset's spec; ``None``: the default
+    conventions) says: its split and label folder names. Counting reads directory entries
+    only; the sizes come from the headers of up to ``sample`` files per split × label, drawn
+    with ``seed``. Nothing raises for a bad layout or a broken file: each is a line of
+    ``CheckReport.problems`` naming the full path.
     """
     root = Path(root)
+    dataset = dataset or _DEFAULT
     if not root.is_dir():
         records = [
-            SubsetCheck(spec.name, spec.display_name, None, [root / c for c in spec.folders])
+            SubsetCheck(spec.name, spec.display_name, None, [root / c for c in spec.folders],
+                        splits=tuple(dataset.splits),
+                        labels=tuple(sorted(dataset.label_folders)))
             for spec in subsets
         ]
         problem = f"data root is not a folder: {root} ({describe_folder(root)})"
         return CheckReport(root=root, subsets=records, problems=[problem])
-    records = [_check_subset(root, spec, sample, seed) for spec in subsets]
+    records = [_check_subset(root, spec, sample, seed, dataset) for spec in subsets]
     problems = [p for record in records for p in record.problems]
     return CheckReport(root=root, subsets=records, problems=problems)
 
@@ -212,7 +225,7 @@ def _per_label(record: SubsetCheck, split: str, describe: Callable[[FolderStats]
     """One line per label present in ``split``: ``ai: ...``."""
     lines = [
         f"{label}: {describe(record.folders[(split, label)])}"
-        for label in _LABELS
+        for label in record.labels
         if (split, label) in record.folders
     ]
     return "\n".join(lines) or "-"
@@ -221,10 +234,10 @@ def _per_label(record: SubsetCheck, split: str, describe: Callable[[FolderStats]
 def _subset_table(record: SubsetCheck) -> str:
     """The table of one found subset: rows train/val, columns counts, formats, sizes."""
     rows = []
-    for split in SPLITS:
+    for split in record.splits:
         counts = [
             record.count(split, label) if (split, label) in record.folders else "missing"
-            for label in _LABELS
+            for label in record.labels
         ]
         rows.append(
             [
@@ -234,7 +247,7 @@ def _subset_table(record: SubsetCheck) -> str:
                 _per_label(record, split, lambda s: _format_sizes(s.sizes)),
             ]
         )
-    headers = ["split", *_LABELS, "formats", "sizes (sampled)"]
+    headers = ["split", *record.labels, "formats", "sizes (sampled)"]
     return tabulate(rows, headers=headers, tablefmt="simple")
 
 

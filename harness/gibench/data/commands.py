@@ -1,5 +1,4 @@
-"""``gibench data audit`` and ``gibench data mini-biased``: thin click commands over
-:mod:`gibench.data.audit` and :func:`gibench.data.mini.ensure_mini_biased`, added to the
+"""``gibench data audit``: a thin click command over :mod:`gibench.data.audit`, added to the
 ``data`` group by :mod:`gibench.cli`."""
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ def _registry(ctx: click.Context):
 @click.command("audit")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--dataset", default=None,
-              help="Which dataset's subsets to look for (default: mini / mini-biased when ROOT "
-                   "is such a build, else genimage).")
+              help="Which dataset's subsets to look for (default: the dataset that recognises "
+                   "ROOT; gibench list datasets).")
 @click.option("--subsets", default=None, help="Comma-separated subsets (default: all of the "
                                                "dataset).")
 @click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, show_default=True,
@@ -53,19 +52,28 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | No
     the subsets (2) or --strict finds a shortcut (1).
     """
     from gibench.data.audit import audit_root, render_audit, write_json
-    from gibench.data.mini import embedded_dataset_of
+    from gibench.data.datasets import infer_dataset
+    from gibench.errors import GibenchError
 
     registry = _registry(ctx)
-    dataset = dataset or embedded_dataset_of(root) or "genimage"
-    if subsets:
-        specs = [registry.subset(name.strip()) for name in subsets.split(",") if name.strip()]
-    else:
-        specs = registry.subsets(dataset)
+    specs = [registry.subset(name.strip()) for name in (subsets or "").split(",")
+             if name.strip()]
+    if dataset is None and specs:
+        dataset = specs[0].dataset
+    elif dataset is None:
+        try:
+            dataset = infer_dataset(registry, root)
+        except GibenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_UNUSABLE)
+    spec = registry.dataset(dataset)
+    specs = specs or registry.subsets(spec.name)
     if not specs:
         raise click.BadParameter(f"no subsets registered for dataset {dataset!r}; known "
                                  f"datasets: {', '.join(registry.datasets())}",
                                  param_hint="--dataset")
-    report = audit_root(root, specs, sample=sample, seed=seed, threshold=threshold)
+    report = audit_root(root, specs, sample=sample, seed=seed, threshold=threshold,
+                        dataset=spec)
     click.echo(render_audit(report))
     if json_path is not None:
         write_json(report, json_path)
@@ -75,27 +83,3 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | No
         ctx.exit(EXIT_UNUSABLE)
     if strict and report.warnings:
         ctx.exit(EXIT_SHORTCUT)
-
-
-@click.command("mini-biased")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--quality", type=click.IntRange(1, 100), default=None,
-              help="JPEG quality of the real images (default: 90).")
-@click.option("--png", "png", is_flag=True,
-              help="Keep the real images PNG (no format shortcut); needs --real-size.")
-@click.option("--real-size", type=click.IntRange(8, None), default=None, metavar="S",
-              help="Also resize the real images (bicubic) to shorter side S: a size "
-                   "shortcut, as GenImage's photographs differ in size from its fakes (mini's "
-                   "images are 72 px).")
-def mini_biased(seed: int, quality: int | None, png: bool, real_size: int | None) -> None:
-    """Build mini-biased (mini whose real images, and not its fakes, carry a shortcut: JPEG,
-    and/or another size) if not cached; print where it is."""
-    from gibench.data.mini import BIASED_QUALITY, ensure_mini_biased
-
-    if png and quality is not None:
-        raise click.BadParameter("give either --png or --quality", param_hint="--png")
-    if png and real_size is None:
-        raise click.BadParameter("PNG reals without --real-size would be mini itself: no "
-                                 "shortcut", param_hint="--png")
-    click.echo(ensure_mini_biased(seed=seed, quality=None if png else quality or BIASED_QUALITY,
-                                  real_size=real_size))

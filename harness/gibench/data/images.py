@@ -130,3 +130,18 @@ def decode_rgb(path: Path | str) -> torch.Tensor:
     if fast is not None:
         return fast
     return torch.from_numpy(np.array(load_rgb(path), dtype=np.uint8)).permute(2, 0, 1)
+
+
+#: Pillow's ``subsampling`` value for 4:2:0 (2×2 chroma subsampling).
+SUBSAMPLING_420 = 2
+
+
+def libjpeg_roundtrip(hwc: np.ndarray, quality: int) -> np.ndarray:
+    """Encode a uint8 ``(H, W, 3)`` array with libjpeg at ``quality`` (4:2:0) and decode it:
+    the codec of the ``jpeg`` degradation's reference and of ``--align jpeg``."""
+    buffer = io.BytesIO()
+    Image.fromarray(hwc).save(buffer, format="JPEG", quality=quality,
+                              subsampling=SUBSAMPLING_420)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"), dtype=np.uint8)

@@ -1,12 +1,15 @@
 """Finding a subset's folder under a data root and indexing its images (paths only, no pixels).
 
-Every subset, GenImage's and the ``mini`` dataset's alike, is laid out as::
+Every subset is laid out as::
 
-    <subset dir>/{train,val}/{ai,nature}/...image files, possibly in sub-folders...
+    <subset dir>/<split>/<label folder>/...image files, possibly in sub-folders...
 
-where ``<subset dir>`` is the first of :attr:`SubsetSpec.folders` that exists under the root.
-Labels are explicit: ``ai`` is fake (1), ``nature`` is real (0); never the alphabetical order of
-torchvision's ``ImageFolder``, which would make the fake class 0.
+where ``<subset dir>`` is the first of :attr:`SubsetSpec.folders` that exists under the root,
+and the split and label folder names are its dataset's (:class:`~gibench.specs.DatasetSpec`:
+by default ``{train,val}/{ai,nature}``, GenImage's; ``0_real``/``1_fake`` elsewhere). Labels are
+explicit, from the dataset's ``label_folders`` (``ai`` is fake, 1; ``nature`` is real, 0);
+never the alphabetical order of torchvision's ``ImageFolder``, which would make GenImage's fake
+class 0. The functions take the dataset's spec as ``dataset``; ``None`` means the defaults.
 
 Indexing walks directories with :func:`os.scandir` and never opens a file: its cost is that of
 listing the folders, whatever the images weigh.
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from gibench.errors import GibenchError
-from gibench.specs import FAKE, LABEL_FOLDERS, REAL, SPLITS, SubsetSpec
+from gibench.specs import FAKE, REAL, DatasetSpec, SubsetSpec
 
 #: Suffixes of the files indexed as images, lowercase; matched case-insensitively (``.JPEG``).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -33,11 +36,19 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 #: How many entries of a folder an error message lists.
 _SHOWN_ENTRIES = 20
 
-_STRUCTURE = "{" + ",".join(SPLITS) + "}/{" + ",".join(sorted(LABEL_FOLDERS)) + "}"
+#: The conventions of a dataset that no spec is given for (``dataset=None``).
+_DEFAULT = DatasetSpec("")
+
+
+def structure(dataset: DatasetSpec | None = None) -> str:
+    """The layout under a subset folder, in words: ``{train,val}/{ai,nature}``."""
+    dataset = dataset or _DEFAULT
+    return ("{" + ",".join(dataset.splits) + "}/{"
+            + ",".join(sorted(dataset.label_folders)) + "}")
 
 
 class LayoutError(GibenchError, ValueError):
-    """A data folder is not laid out as ``<subset>/train|val/ai|nature``.
+    """A data folder is not laid out as ``<subset>/<split>/<label folder>``.
 
     The message names the path at fault, what was expected there and what was found;
     the same pieces are kept as attributes (``path``, ``expected``, ``found``).
@@ -110,27 +121,30 @@ def list_images(folder: Path) -> list[str]:
     return found
 
 
-def find_subset_dir(root: Path, spec: SubsetSpec) -> Path | None:
-    """The first of ``spec.folders`` under ``root`` that holds a split folder, or ``None``."""
+def find_subset_dir(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None
+                    ) -> Path | None:
+    """The first of ``spec.folders`` under ``root`` that holds a split folder of ``dataset``,
+    or ``None``."""
     root = Path(root)
+    splits = (dataset or _DEFAULT).splits
     for candidate in spec.folders:
         subset_dir = root / candidate
-        if subset_dir.is_dir() and any((subset_dir / split).is_dir() for split in SPLITS):
+        if subset_dir.is_dir() and any((subset_dir / split).is_dir() for split in splits):
             return subset_dir
     return None
 
 
-def locate_subset(root: Path, spec: SubsetSpec) -> Path:
+def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> Path:
     """Like :func:`find_subset_dir`, but raise :class:`LayoutError` saying what was tried."""
     root = Path(root)
     expected = (
         f"subset '{spec.name}' ({spec.display_name}) in one of: "
         + ", ".join(str(root / c) for c in spec.folders)
-        + f"; each holding {_STRUCTURE}"
+        + f"; each holding {structure(dataset)}"
     )
     if not root.is_dir():
         raise LayoutError("data root is not a folder", root, expected, describe_folder(root))
-    subset_dir = find_subset_dir(root, spec)
+    subset_dir = find_subset_dir(root, spec, dataset)
     if subset_dir is not None:
         return subset_dir
     found = [f"in {root}: {describe_folder(root)}"]
@@ -147,8 +161,8 @@ class ImageIndex:
     """The images of one split of one subset: paths relative to ``root`` and their labels.
 
     ``paths`` are POSIX paths relative to the subset folder (``train/ai/000_sdv4_00000.png``);
-    ``labels`` holds one uint8 per path, :data:`~gibench.specs.FAKE` (1) for ``ai`` and
-    :data:`~gibench.specs.REAL` (0) for ``nature``.
+    ``labels`` holds one uint8 per path, :data:`~gibench.specs.FAKE` (1) for a fake label folder
+    (``ai``) and :data:`~gibench.specs.REAL` (0) for a real one (``nature``).
     """
 
     subset: str
@@ -198,33 +212,37 @@ class ImageIndex:
         )
 
 
-def index_split(subset_dir: Path, split: str, subset: str = "") -> ImageIndex:
-    """Index ``subset_dir/split/{ai,nature}`` (recursively; file names only, never pixels).
+def index_split(subset_dir: Path, split: str, subset: str = "",
+                dataset: DatasetSpec | None = None) -> ImageIndex:
+    """Index ``subset_dir/split/<label folder>`` for each of ``dataset``'s label folders
+    (``{ai,nature}`` by default; recursively; file names only, never pixels).
 
-    Raises :class:`LayoutError` naming the folder at fault when the split folder, its ``ai`` or
-    ``nature`` folder is missing, or one of them holds no image.
+    Raises :class:`LayoutError` naming the folder at fault when the split folder or one of its
+    label folders is missing, or one of them holds no image.
     """
     subset_dir = Path(subset_dir)
     split_dir = subset_dir / split
-    pair = " and ".join(f"{split_dir / folder}" for folder in sorted(LABEL_FOLDERS))
+    label_folders = (dataset or _DEFAULT).label_folders
+    layout = structure(dataset)
+    pair = " and ".join(f"{split_dir / folder}" for folder in sorted(label_folders))
     if not split_dir.is_dir():
         raise LayoutError(
             f"missing split folder '{split}'",
             split_dir,
-            f"{pair} (layout {_STRUCTURE})",
+            f"{pair} (layout {layout})",
             f"in {subset_dir}: {describe_folder(subset_dir)}",
         )
     paths: list[str] = []
     labels: list[np.ndarray] = []
     # Folder names sort as their paths do ("ai/..." < "nature/..."), so concatenating the
     # sorted groups in this order gives a sorted list.
-    for folder in sorted(LABEL_FOLDERS):
+    for folder in sorted(label_folders):
         label_dir = split_dir / folder
         if not label_dir.is_dir():
             raise LayoutError(
                 f"missing label folder '{folder}'",
                 label_dir,
-                f"{pair} (layout {_STRUCTURE})",
+                f"{pair} (layout {layout})",
                 f"in {split_dir}: {describe_folder(split_dir)}",
             )
         names = list_images(label_dir)
@@ -237,7 +255,7 @@ def index_split(subset_dir: Path, split: str, subset: str = "") -> ImageIndex:
                 describe_folder(label_dir),
             )
         paths.extend(f"{split}/{folder}/{name}" for name in names)
-        labels.append(np.full(len(names), LABEL_FOLDERS[folder], dtype=np.uint8))
+        labels.append(np.full(len(names), label_folders[folder], dtype=np.uint8))
     return ImageIndex(
         subset=subset, split=split, root=subset_dir, paths=paths, labels=np.concatenate(labels)
     )
@@ -259,9 +277,11 @@ def index_folder(folder: Path, label: int, subset: str = "", split: str = "") ->
                       labels=np.full(len(names), label, dtype=np.uint8))
 
 
-def index_subset(root: Path, spec: SubsetSpec, split: str) -> ImageIndex:
-    """Locate ``spec`` under ``root`` and index its ``split``."""
-    return index_split(locate_subset(root, spec), split, subset=spec.name)
+def index_subset(root: Path, spec: SubsetSpec, split: str,
+                 dataset: DatasetSpec | None = None) -> ImageIndex:
+    """Locate ``spec`` under ``root`` and index its ``split`` (in ``dataset``'s layout)."""
+    return index_split(locate_subset(root, spec, dataset), split, subset=spec.name,
+                       dataset=dataset)
 
 
 def stratified_holdout(

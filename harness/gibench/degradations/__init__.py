@@ -6,14 +6,14 @@ and 64), ``jpeg`` (quality 65 and 30) and ``blur`` (sigma 3 and 5); two more rob
 One module each states its interpretation, its CPU reference (PIL / libjpeg / scipy) and its
 batched device implementation; docs/degradations.md gathers them with the measured agreement.
 
-Settings are written ``NAME:VALUE`` (:func:`parse_degradation`).
+Settings are written ``NAME:VALUE`` (:func:`gibench.settings.parse_degradation`, re-exported).
 """
 
 from __future__ import annotations
 
 from gibench.degradations import blur, jpeg, jpeg_diff, lowres, noise, resize
-from gibench.degradations.parse import parse_degradation
 from gibench.hookspecs import hookimpl
+from gibench.settings import parse_degradation
 from gibench.specs import DegradationSpec
 
 #: In the order ``gibench list degradations`` shows them: the paper's three first.

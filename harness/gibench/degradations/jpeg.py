@@ -30,17 +30,14 @@ approximation, for those who need gradients.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import torch
 from PIL import Image
 
+from gibench.data.images import libjpeg_roundtrip
 from gibench.degradations.common import check_batch, check_strength, image_to_array
 from gibench.specs import DegradationSpec
 
-#: Pillow's ``subsampling`` value for 4:2:0 (2×2 chroma subsampling).
-SUBSAMPLING_420 = 2
 SWEEP = (100, 90, 80, 70, 60, 50, 40, 30, 20, 10)
 
 
@@ -48,16 +45,6 @@ def quality_of(value: float, degradation: str = "jpeg") -> int:
     """A JPEG quality: a whole number from 1 to 100."""
     return int(check_strength(degradation, "quality", value, minimum=1.0, maximum=100.0,
                               integer=True))
-
-
-def libjpeg_roundtrip(hwc: np.ndarray, quality: int) -> np.ndarray:
-    """Encode a uint8 ``(H, W, 3)`` array with libjpeg at ``quality`` (4:2:0) and decode it."""
-    buffer = io.BytesIO()
-    Image.fromarray(hwc).save(buffer, format="JPEG", quality=quality,
-                              subsampling=SUBSAMPLING_420)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return image_to_array(decoded)
 
 
 def apply(batch: torch.Tensor, quality: float, seeds: torch.Tensor | None = None

@@ -1,12 +1,10 @@
-"""A run's configuration, and the budget the engine picks for the dataset it runs on."""
+"""A run's configuration."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-from gibench.specs import DetectorSpec
 
 
 @dataclass
@@ -16,7 +14,9 @@ class RunConfig:
     detector: str
     suite: str = "cross-generator"
     data_root: Path | None = None
-    dataset: str | None = None  # inferred: "mini" without a data root, else "genimage"
+    #: None: inferred (the dataset built when there is no data root, else the one that
+    #: recognises the data root; gibench.data.datasets)
+    dataset: str | None = None
     train_subset: str | None = None
     test_subsets: list[str] | None = None
     #: a user's folders used as extra test subsets: name -> (folder, label 0 real / 1 fake)
@@ -75,42 +75,3 @@ def parse_subset_dir(value: str) -> tuple[str, Path, int]:
     if not sep or not colon or not name.strip() or not path or label not in LABEL_FOLDERS:
         raise GibenchError(f"--subset-dir {value!r}: expected NAME=PATH:ai or NAME=PATH:nature")
     return name.strip(), Path(path).expanduser(), LABEL_FOLDERS[label]
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How the engine scales a detector's recipe for a dataset (never by editing the recipe).
-
-    On GenImage the budget is the recipe itself. On ``mini`` (72-px images, a laptop CPU, a few
-    minutes) the engine runs every detector at 64 px (resize to 72, crop 64, the ratio of 256 to
-    224), caps the epochs at 3, and — since no pretrained weights can be assumed offline — trains
-    from scratch; a recipe whose lr was meant for fine-tuning ImageNet weights
-    (``Recipe.from_pretrained``) gets it × 3 (fine-tuning rates are too small to train a network
-    from random initialisation in three epochs; measured with CNNSpot on this mini build: lr × 10
-    gave 76.2% on mini's own subset, × 3 gave 94.5%).
-    """
-
-    input_size: int
-    load_size: int | None
-    epochs: int
-    lr_scale: float
-    note: str
-
-
-#: The mini dataset's budget, per detector the same.
-MINI_INPUT, MINI_LOAD, MINI_EPOCHS, MINI_SCRATCH_LR_SCALE = 64, 72, 3, 3.0
-
-
-def budget_for(dataset: str, spec: DetectorSpec, pretrained: bool) -> Budget:
-    pre = spec.preprocess
-    from gibench.data.mini import EMBEDDED_DATASETS
-
-    if dataset not in EMBEDDED_DATASETS:
-        return Budget(pre.input_size, pre.load_size, spec.recipe.epochs, 1.0,
-                      "the detector's own recipe")
-    # Only a fine-tuning lr is too small from scratch; recipes that train from scratch keep theirs.
-    scale = MINI_SCRATCH_LR_SCALE if spec.recipe.from_pretrained and not pretrained else 1.0
-    return Budget(MINI_INPUT, MINI_LOAD, min(spec.recipe.epochs, MINI_EPOCHS), scale,
-                  f"mini budget: {MINI_INPUT}-px input (resize {MINI_LOAD}), at most "
-                  f"{MINI_EPOCHS} epochs" + (f", from scratch: the fine-tuning lr × {scale:g}"
-                                             if scale != 1.0 else ""))

@@ -128,7 +128,7 @@ class RunContext:
         return trained.compiled
 
     # -- evaluation ------------------------------------------------------------------------
-    def evaluate(self, trained: TrainedModel, test_subset: str, split: str = "val",
+    def evaluate(self, trained: TrainedModel, test_subset: str, split: str | None = None,
                  degradation: str = "none") -> dict[str, Any]:
         """Score ``test_subset``'s ``split`` with ``trained``; add and return the result row
         (its ``degradation`` column says ``degradation``)."""
@@ -136,14 +136,15 @@ class RunContext:
                                label=degradation)[0][0]
 
     def evaluate_settings(self, trained: TrainedModel, test_subset: str,
-                          settings: list[Setting], split: str = "val") -> list[dict[str, Any]]:
+                          settings: list[Setting], split: str | None = None
+                          ) -> list[dict[str, Any]]:
         """Score ``test_subset`` under every setting (clean and/or degradations at the images'
         native resolution), decoding each file once; add and return one row per setting."""
         return evaluate_shared([(self, trained)], test_subset, settings, split)[0]
 
     def evaluate_many(self, trained_list: Sequence[TrainedModel], test_subset: str,
                       settings: list[Setting] | None = None,
-                      split: str = "val") -> list[list[dict[str, Any]]]:
+                      split: str | None = None) -> list[list[dict[str, Any]]]:
         """Score ``test_subset`` with every model of ``trained_list`` in one pass over its
         files (each decoded once; with ``settings``, under every setting as
         :meth:`evaluate_settings`). Adds and returns, per model, the rows that

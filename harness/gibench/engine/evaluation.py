@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 
 def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_subset: str,
-                    settings: list[Setting] | None = None, split: str = "val",
+                    settings: list[Setting] | None = None, split: str | None = None,
                     label: str = "none") -> list[list[dict[str, Any]]]:
     """Evaluate every (context, model) pair on ``test_subset`` in one pass over its files.
 
@@ -46,7 +46,9 @@ def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_sub
     ``settings`` one clean row labelled ``label`` (:meth:`RunContext.evaluate`), else one row
     per setting (:meth:`RunContext.evaluate_settings`); the same scores, bad files and
     ``partial/`` files in its context. With ``--resume`` the pairs whose evaluation was saved
-    are read back and only the others are scored, in one pass. Returns each pair's rows."""
+    are read back and only the others are scored, in one pass. ``split`` defaults to the
+    dataset's evaluation split. Returns each pair's rows."""
+    split = split or members[0][0].resolved.eval_split
     names = [s.name for s in settings] if settings is not None else [label]
     pending = [k for k, (ctx, trained) in enumerate(members)
                if not ctx.records.is_saved(trained, test_subset, split, names)]
@@ -111,8 +113,8 @@ def _decode_cache(members: list[tuple[RunContext, TrainedModel]], part: ImageInd
     """With ``--decode-cache``, the cache of ``part`` under the members' one evaluation
     transform (recorded in each member's ``run.json``); ``None`` without it, or when the
     members' transforms differ (a pass of several detectors decodes, as without a cache)."""
+    from gibench.cache import default_cache_dir
     from gibench.data.decoded_cache import DecodedCache
-    from gibench.data.mini import default_cache_dir
 
     ctx = members[0][0]
     if not ctx.config.decode_cache:

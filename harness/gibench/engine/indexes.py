@@ -32,7 +32,8 @@ class IndexCache:
                 self._indexes[key] = index_folder(folder, label, subset, split)
             else:
                 self._indexes[key] = index_subset(self.data_root,
-                                                  self.names.subset_spec(subset), split)
+                                                  self.names.subset_spec(subset), split,
+                                                  self.names.dataset_spec)
             self._add_time("index", time.perf_counter() - t)
         return self._indexes[key]
 
@@ -40,6 +41,7 @@ class IndexCache:
         """Fail before any work when a needed subset folder is missing."""
         for name in subsets:
             if name in self.subset_dirs:
-                self.index(name, "val")  # fails now if the folder has no image
+                self.index(name, self.names.dataset_spec.eval_split)  # fails now if empty
             else:
-                locate_subset(self.data_root, self.names.subset_spec(name))
+                locate_subset(self.data_root, self.names.subset_spec(name),
+                              self.names.dataset_spec)

@@ -113,7 +113,8 @@ class ModelStore:
 
     def _train(self, train_subset: str, key: str, index: ImageIndex | None) -> TrainedModel:
         ctx, records = self.ctx, self.ctx.records
-        full = index if index is not None else ctx.indexes.index(train_subset, "train")
+        full = (index if index is not None
+                else ctx.indexes.index(train_subset, ctx.resolved.train_split))
         kept, held = stratified_holdout(full, ctx.config.holdout_fraction, ctx.config.seed)
         torch.manual_seed(ctx.config.seed)
         model = ctx.spec.build(pretrained=ctx.config.pretrained,
@@ -163,7 +164,7 @@ class ModelStore:
         ``None`` when its data is not here."""
         ctx = self.ctx
         try:
-            full = ctx.indexes.index(ctx.resolved.train_subset, "train")
+            full = ctx.indexes.index(ctx.resolved.train_subset, ctx.resolved.train_split)
         except GibenchError:
             return None
         if len(full) <= 1:

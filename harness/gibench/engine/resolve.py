@@ -20,12 +20,20 @@ import torch
 from gibench.data.dataset import default_workers
 from gibench.data.eval_policy import DEFAULT_POLICY, check_policy
 from gibench.data.eval_policy import eval_transform as policy_transform
-from gibench.engine.config import Budget, RunConfig, budget_for
+from gibench.engine.config import RunConfig
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import Setting
 from gibench.errors import GibenchError
 from gibench.plugins import Registry
-from gibench.specs import DegradationSpec, DetectorSpec, Recipe, SubsetSpec, Transform
+from gibench.specs import (
+    Budget,
+    DatasetSpec,
+    DegradationSpec,
+    DetectorSpec,
+    Recipe,
+    SubsetSpec,
+    Transform,
+)
 
 
 class Names:
@@ -36,6 +44,8 @@ class Names:
                  subset_dirs: dict[str, tuple[Path, int]]) -> None:
         self.registry = registry
         self.dataset = dataset
+        #: the dataset's conventions: split and label folder names, default training subset
+        self.dataset_spec: DatasetSpec = registry.dataset(dataset)
         self.data_root = data_root
         self.subset_dirs = subset_dirs
 
@@ -53,16 +63,13 @@ class Names:
         return spec
 
     def train_subset(self, requested: str | None) -> str:
-        """The training subset: ``requested`` (canonical), else the dataset's default."""
-        from gibench.builtin.genimage import GENIMAGE_TRAIN_DEFAULT
-        from gibench.data.mini import MINI_TRAIN_DEFAULT
+        """The training subset: ``requested`` (canonical), else the dataset's default
+        (:func:`gibench.data.datasets.default_train_subset`)."""
+        from gibench.data.datasets import default_train_subset
 
         if requested:
             return self.subset_spec(requested).name
-        defaults = {"genimage": GENIMAGE_TRAIN_DEFAULT, "mini": MINI_TRAIN_DEFAULT}
-        if self.dataset in defaults:
-            return defaults[self.dataset]
-        return self.registry.subsets(self.dataset)[0].name
+        return default_train_subset(self.registry, self.dataset_spec, self.data_root)
 
     def test_subsets(self, requested: list[str] | None) -> list[str]:
         """The test subsets: ``requested`` (canonical), else every subset of the dataset, then
@@ -70,6 +77,11 @@ class Names:
         if requested:
             return [self.subset_spec(n).name for n in requested]
         return [s.name for s in self.registry.subsets(self.dataset)] + list(self.subset_dirs)
+
+    def run_subsets(self) -> list[SubsetSpec]:
+        """The specs of the run's subsets: its dataset's, then its ``--subset-dir`` folders
+        (what its tables show and average over)."""
+        return self.dataset_subsets() + [self.subset_spec(name) for name in self.subset_dirs]
 
     def dataset_subsets(self) -> list[SubsetSpec]:
         """The specs of the dataset's registered subsets, in registration order."""
@@ -93,7 +105,7 @@ class Names:
 
     def settings(self, texts: list[str]) -> list[Setting]:
         """``NAME:STRENGTH`` texts (``--degradation``) as settings."""
-        from gibench.degradations import parse_degradation
+        from gibench.settings import parse_degradation
 
         return [self.setting(*parse_degradation(text)) for text in texts]
 
@@ -119,6 +131,11 @@ class Resolved:
     lr: float
     workers: int
     budget: Budget
+    #: the dataset's split names: trained on (and calibrated on), and evaluated on by default
+    train_split: str
+    eval_split: str
+    #: the dataset's label folders (folder name -> label)
+    labels: tuple[tuple[str, int], ...]
     #: the ``--degradation`` settings
     settings: tuple[Setting, ...]
     #: ``--align`` and ``--train-align``, parsed (:mod:`gibench.data.align`)
@@ -167,7 +184,7 @@ class Resolved:
             "eval_transform": self.eval_policy,
             "train_align": [a.name for a in self.train_alignments],
             "recipe": dict(vars(self.recipe)),
-            "labels": {"ai": 1, "nature": 0},
+            "labels": dict(self.labels),
         }
 
 
@@ -178,7 +195,8 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
     from gibench.data import align
 
     pretrained = config.pretrained is not None or config.weights is not None
-    budget = budget_for(names.dataset, spec, pretrained)
+    dataset = names.dataset_spec
+    budget = dataset.budget_for(spec, pretrained)
     input_size = config.input_size or budget.input_size
     load_size = budget.load_size
     if config.input_size and load_size is not None:
@@ -194,6 +212,8 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
         lr=config.lr if config.lr is not None else recipe.lr * budget.lr_scale,
         workers=config.workers if config.workers is not None else default_workers(),
         budget=budget,
+        train_split=dataset.train_split, eval_split=dataset.eval_split,
+        labels=tuple(dataset.label_folders.items()),
         settings=tuple(names.settings(config.degradations)),
         alignments=tuple(align.parse_align(t) for t in config.align),
         train_alignments=tuple(align.parse_align(t) for t in config.train_align),

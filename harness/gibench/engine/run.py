@@ -1,7 +1,8 @@
 """The Python API behind ``gibench run`` and ``gibench eval``.
 
-``run(...)`` resolves names through the plugin registry, picks the data (GenImage under
-``data_root``, or the embedded ``mini`` dataset built on demand), lets the suite drive a
+``run(...)`` resolves names through the plugin registry, picks the data (the dataset that
+recognises ``data_root``, or, without one, the dataset plugin built on demand:
+:mod:`gibench.data.datasets`), lets the suite drive a
 :class:`~gibench.engine.context.RunContext`, and writes the run directory:
 
 - ``run.json``: configuration, resolved names, budget, seed, versions (gibench, torch, every
@@ -87,25 +88,12 @@ def versions(registry: Registry) -> dict[str, Any]:
 
 
 def resolve_data(config: RunConfig, registry: Registry) -> tuple[Path, str]:
-    """(data root, dataset name): ``mini`` (built on demand) when no data root is given."""
-    if config.data_root is None:  # an embedded dataset, built on first use
-        from gibench.data.mini import EMBEDDED_DATASETS, ensure_embedded
+    """(data root, dataset name) of ``config`` (:func:`gibench.data.datasets.resolve_root`):
+    without a data root, the dataset built on demand; with one and no dataset, the dataset that
+    recognises it."""
+    from gibench.data.datasets import resolve_root
 
-        dataset = config.dataset or "mini"
-        if dataset not in EMBEDDED_DATASETS:
-            raise GibenchError(f"--dataset {config.dataset} needs --data-root")
-        return ensure_embedded(dataset, seed=0, progress=config.progress), dataset
-    root = Path(config.data_root).expanduser()
-    if not root.is_dir():
-        raise GibenchError(f"--data-root {root} is not a directory")
-    dataset = config.dataset
-    if dataset is None:
-        from gibench.data.mini import embedded_dataset_of
-
-        dataset = embedded_dataset_of(root) or "genimage"
-    if dataset not in registry.datasets():
-        raise GibenchError(f"unknown dataset {dataset!r}; known: {', '.join(registry.datasets())}")
-    return root, dataset
+    return resolve_root(registry, config.data_root, config.dataset, progress=config.progress)
 
 
 def default_run_dir(config: RunConfig, registry: Registry) -> Path:
@@ -154,7 +142,8 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
 
     Keyword options are the fields of :class:`~gibench.engine.config.RunConfig`
     (``data_root``, ``train_subset``, ``weights``, ``epochs``, ``batch_size``, ``device``,
-    ``seed``, ``out``, ``skip_bad_images``...). Without ``data_root`` the run uses ``mini``.
+    ``seed``, ``out``, ``skip_bad_images``...). Without ``data_root`` the run uses the
+    dataset built on demand (``mini``; :mod:`gibench.data.datasets`).
     """
     config = RunConfig(detector=detector, suite=suite, **options)
     return run_config(config)
@@ -309,7 +298,7 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     if not 0 < config.holdout_fraction < 1:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
     job = dist_init(resolve_device(config.device).type)  # under torchrun: join the job
-    if job.main:  # builds mini on first use: once, before the other ranks look for it
+    if job.main:  # builds a dataset on first use: once, before the other ranks look for it
         data_root, dataset = resolve_data(config, registry)
     barrier(job)
     if not job.main:
@@ -346,7 +335,7 @@ def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.
         atomic_write_csv(files.results, results)
         atomic_write_csv(files.scores, ctx.records.scores_frame())
         if len(results):
-            atomic_write_text(files.table, ctx.suite.render(results, ctx.registry.all("subset")))
+            atomic_write_text(files.table, ctx.suite.render(results, ctx.names.run_subsets()))
         _record(ctx, status, started, git).write(ctx.run_dir)
     return results
 

@@ -1,5 +1,8 @@
 """Degradation settings as written on the command line: ``jpeg:65``, ``blur:3``, ``lowres``.
 
+A core module: the engine parses settings here and looks their names up in the registry,
+whichever plugin provides the degradation.
+
 Parsing does not look names up: the caller resolves the name through the registry
 (``registry.degradation(name)``, which suggests close matches) and, when no strength was
 written, uses the spec's ``default`` (:meth:`gibench.suite.SuiteContext.setting`).

@@ -23,7 +23,7 @@ from gibench.data.audit import (
     render_audit,
     write_json,
 )
-from gibench.data.commands import EXIT_SHORTCUT, EXIT_UNUSABLE, audit
+from gibench.cli.data import EXIT_SHORTCUT, EXIT_UNUSABLE, audit
 
 SPECS = {spec.name: spec for spec in GENIMAGE_SUBSETS}
 

@@ -13,7 +13,7 @@ from PIL import Image
 from gibench import plugins
 from gibench.builtin import mini, mini_biased
 from gibench.data.audit import audit_root
-from gibench.data.commands import EXIT_SHORTCUT, audit
+from gibench.cli.data import EXIT_SHORTCUT, audit
 from gibench.data.datasets import infer_dataset
 from gibench.data.layout import index_subset
 from gibench.errors import GibenchError

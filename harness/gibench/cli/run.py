@@ -1,62 +1,13 @@
-"""The ``gibench`` command: a thin layer over the Python API (:mod:`gibench.engine.run`)."""
+"""``gibench run``, ``gibench eval`` and ``gibench score``: options in, the Python API
+(:mod:`gibench.engine.run`, :mod:`gibench.engine.score`) called, the summary printed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
-from gibench.data.commands import audit as _data_audit
-from gibench.errors import GibenchError
-from gibench.leaderboard.cli import leaderboard
-
-_KINDS = ("datasets", "detectors", "subsets", "degradations", "suites")
-
-
-def _disabled(ctx: click.Context) -> list[str]:
-    return (ctx.find_root().obj or {}).get("disabled", [])
-
-
-def _registry(ctx: click.Context):
-    from gibench.plugins import get_registry
-
-    return get_registry(_disabled(ctx))
-
-
-class _Group(click.Group):
-    """Turns :class:`GibenchError` into a one-line message and exit status 2."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except GibenchError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-p", "plugin_opts", multiple=True, metavar="no:NAME",
-              help="Disable the plugin NAME (as pytest's -p no:NAME); repeatable. "
-                   "GIBENCH_DISABLE_PLUGINS=NAME,NAME does the same.")
-@click.version_option(package_name="gibench")
-@click.pass_context
-def main(ctx: click.Context, plugin_opts: tuple[str, ...]) -> None:
-    """Benchmark detectors of AI-generated images on GenImage and plugin protocols.
-
-    \b
-    Quick start (no data needed, runs on the embedded `mini` dataset):
-      gibench run --detector cnnspot --suite cross-generator
-    On GenImage:
-      gibench data check /data/GenImage
-      gibench run --detector cnnspot --suite cross-generator --data-root /data/GenImage
-    """
-    disabled = []
-    for opt in plugin_opts:
-        if not opt.startswith("no:") or len(opt) <= 3:
-            raise click.BadParameter(f"expected no:NAME, got {opt!r}", param_hint="-p")
-        disabled.append(opt[3:])
-    ctx.obj = {"disabled": disabled}
+from gibench.cli._common import disabled, registry, subset_list
 
 
 def _run_options(f):
@@ -143,10 +94,6 @@ _fake_class = click.option(
          "over GenImage's ai/nature).")
 
 
-def _subset_list(value: str | None) -> list[str] | None:
-    return [s.strip() for s in value.split(",") if s.strip()] if value else None
-
-
 def _start(ctx: click.Context, kw: dict) -> None:
     """Build the run's configuration from the options, run it, print the summary."""
     from gibench.engine.config import RunConfig
@@ -154,7 +101,7 @@ def _start(ctx: click.Context, kw: dict) -> None:
 
     config = RunConfig(**_config_options(ctx, kw))
     if config.out is None:
-        config.out = default_run_dir(config, _registry(ctx))
+        config.out = default_run_dir(config, registry(ctx))
     run_config(config)
     _summary(config.out)
 
@@ -176,7 +123,7 @@ def _config_options(ctx: click.Context, kw: dict) -> dict:
     """The command's options as :class:`~gibench.engine.config.RunConfig` fields."""
     from gibench.engine.config import parse_subset_dir
 
-    kw["test_subsets"] = _subset_list(kw["test_subsets"])
+    kw["test_subsets"] = subset_list(kw["test_subsets"])
     kw["degradations"] = list(kw["degradations"])
     kw["align"], kw["train_align"] = list(kw["align"]), list(kw["train_align"])
     kw["progress"] = not kw.pop("no_progress")
@@ -186,7 +133,7 @@ def _config_options(ctx: click.Context, kw: dict) -> dict:
     import sys
 
     command = shlex.join(["gibench", *sys.argv[1:]])
-    return {"disabled_plugins": _disabled(ctx), "command": command, **kw}
+    return {"disabled_plugins": disabled(ctx), "command": command, **kw}
 
 
 def _summary(out_dir: Path) -> None:
@@ -212,7 +159,7 @@ def _summary(out_dir: Path) -> None:
         click.echo("skipped bad images: " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
 
 
-@main.command()
+@click.command()
 @click.option("--detector", default=None,
               help="Detector name (gibench list detectors). Required unless --resume.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
@@ -277,7 +224,7 @@ def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
     _summary(run_dir)
 
 
-@main.command("eval")
+@click.command("eval")
 @click.option("--detector", "detectors", multiple=True, required=True,
               help="Detector name (gibench list detectors). Repeatable: the i-th --weights is "
                    "evaluated with the i-th --detector; one --detector serves every --weights.")
@@ -316,7 +263,7 @@ def eval_(ctx: click.Context, **kw) -> None:
         _start_shared(ctx, models, kw)
 
 
-@main.command()
+@click.command()
 @click.option("--detector", required=True, help="Detector name (gibench list detectors).")
 @click.option("--weights", type=click.Path(path_type=Path), required=True,
               help="Weights to score with (a run's model.pt, the authors' release, ...).")
@@ -351,7 +298,7 @@ def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, .
     table, summary = score_images(detector, weights, list(paths), input_size=input_size,
                                   device=device, batch_size=batch_size, workers=workers,
                                   skip_bad_images=skip_bad_images, progress=not no_progress,
-                                  out=out, disabled_plugins=_disabled(ctx),
+                                  out=out, disabled_plugins=disabled(ctx),
                                   fake_class=fake_class)
     click.echo(f"scored {summary['images']} images with {summary['detector']} at "
                f"{summary['input_size']} px ({summary['size_from']}): "
@@ -362,183 +309,3 @@ def score(ctx: click.Context, detector: str, weights: Path, paths: tuple[Path, .
     click.echo(f"per-image scores: {out}")
 
 
-def _param_count(spec) -> str:
-    try:
-        count = spec.parameter_count()
-    except Exception as exc:  # a broken builder must not hide the others
-        return f"error: {exc}"
-    return f"{count / 1e6:.2f} M"
-
-
-def _values(values) -> str:
-    return ", ".join(f"{v:g}" for v in values) or "-"
-
-
-@main.command("list")
-@click.argument("kind", required=False, type=click.Choice(_KINDS))
-@click.pass_context
-def list_(ctx: click.Context, kind: str | None) -> None:
-    """List datasets, detectors, subsets, degradations and suites (all without KIND)."""
-    registry = _registry(ctx)
-    for k in [kind] if kind else _KINDS:
-        single = k[:-1]
-        entries = registry.entries.get(single, {})
-        click.echo(f"{k}:")
-        if not entries:
-            click.echo("  (none installed)\n")
-            continue
-        rows = []
-        for name, entry in entries.items():
-            s = entry.spec
-            aliases = ", ".join(getattr(s, "aliases", ())[:4])
-            if single == "detector":
-                rows.append([name, s.paper, s.preprocess.input_size, _param_count(s),
-                             entry.plugin])
-            elif single == "subset":
-                rows.append([name, s.display_name, s.dataset, s.family, aliases])
-            elif single == "dataset":
-                rows.append([name, s.display_name, s.default_train_subset or "-",
-                             "/".join(s.splits), ", ".join(s.label_folders),
-                             "yes" if s.build else "-", entry.plugin])
-            elif single == "degradation":
-                rows.append([name, s.parameter, _values(s.paper_settings),
-                             _values((s.default,) if s.default is not None else ()),
-                             _values(getattr(s, "sweep", ())), s.description, entry.plugin])
-            else:
-                rows.append([name, s.description, entry.plugin])
-        headers = {"dataset": ["name", "display name", "trains on", "splits", "label folders",
-                               "built", "plugin"],
-                   "detector": ["name", "paper", "input", "parameters", "plugin"],
-                   "subset": ["name", "display name", "dataset", "family", "aliases"],
-                   "degradation": ["name", "parameter", "paper", "default", "sweep",
-                                   "description", "plugin"]}.get(
-            single, ["name", "description", "plugin"])
-        click.echo(tabulate(rows, headers=headers, tablefmt="simple"))
-        click.echo()
-    if registry.failures:
-        click.echo(f"{len(registry.failures)} plugin(s) failed to load: see `gibench plugins`",
-                   err=True)
-
-
-@main.command()
-@click.pass_context
-def plugins(ctx: click.Context) -> None:
-    """Show every plugin: distribution, version, status, and the error of a broken one."""
-    registry = _registry(ctx)
-    rows = []
-    for info in registry.plugins:
-        provides = []
-        for kind, entries in registry.entries.items():
-            names = [n for n, e in entries.items() if e.plugin == info.name]
-            if names:
-                provides.append(f"{len(names)} {kind}{'s' if len(names) > 1 else ''}")
-        rows.append([info.name, info.distribution, info.version,
-                     "builtin" if info.builtin else "entry point", info.status,
-                     ", ".join(provides) or info.error])
-    click.echo(tabulate(rows, headers=["plugin", "distribution", "version", "source", "status",
-                                       "provides / error"], tablefmt="simple"))
-
-
-def _build_command(spec) -> click.Command:
-    """``gibench data NAME [--seed S]`` for a dataset with a builder and no command of its own."""
-
-    @click.command(spec.name, help=f"Build {spec.display_name or spec.name} (if not cached "
-                                   "yet) and print where it is.")
-    @click.option("--seed", type=int, default=0, show_default=True)
-    def build(seed: int) -> None:
-        click.echo(spec.build(seed=seed, progress=True))
-
-    return build
-
-
-class _DataGroup(click.Group):
-    """``gibench data``: its own commands, and one per dataset that plugins can build
-    (:attr:`gibench.specs.DatasetSpec.command`, or :func:`_build_command`)."""
-
-    def _dataset_commands(self, ctx: click.Context) -> dict[str, click.Command]:
-        registry = _registry(ctx)
-        commands = {}
-        for name in registry.datasets():
-            spec = registry.dataset(name)
-            if spec.command is not None:
-                commands[name] = spec.command
-            elif spec.build is not None:
-                commands[name] = _build_command(spec)
-        return commands
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._dataset_commands(ctx)})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or self._dataset_commands(ctx).get(cmd_name)
-
-
-@main.group(cls=_DataGroup)
-def data() -> None:
-    """Inspect datasets on disk; build the datasets that plugins build on demand."""
-
-
-@data.command("check")
-@click.argument("root", type=click.Path(path_type=Path))
-@click.option("--dataset", default=None,
-              help="Which dataset's subsets to look for (default: the one that recognises "
-                   "ROOT; gibench list datasets).")
-@click.option("--sample", type=int, default=16, show_default=True,
-              help="Images per folder whose size is read.")
-@click.option("--deep", is_flag=True,
-              help="Also decode every image file of every subset found, list the bad ones in "
-                   "--bad-list and exit 1 if there is any.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Decoding processes for --deep.  [default: the usable cores]")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
-              show_default=True,
-              help="Seconds a file may take to decode (--deep); a slower one is a bad file.")
-@click.option("--bad-list", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("bad-files.csv"), show_default=True,
-              help="CSV (path, reason, subset) of the bad files --deep finds; written even "
-                   "when there are none.")
-@click.option("--no-progress", is_flag=True, help="No progress bar (--deep).")
-@click.pass_context
-def data_check(ctx: click.Context, root: Path, dataset: str | None, sample: int, deep: bool,
-               workers: int | None, timeout: float, bad_list: Path, no_progress: bool) -> None:
-    """Count images per subset/split/label, list formats and sizes, name missing folders.
-
-    With --deep, also decode every image as training would: exit status 1 if a folder is
-    missing or a file is bad.
-
-    \b
-    Example:
-      gibench data check --deep --bad-list bad.csv /data/GenImage
-    """
-    from gibench.data.check import (
-        check_root,
-        deep_check,
-        render_deep,
-        render_report,
-        write_bad_list,
-    )
-    from gibench.data.datasets import infer_dataset
-
-    registry = _registry(ctx)
-    spec = registry.dataset(dataset or infer_dataset(registry, root))
-    subsets = registry.subsets(spec.name)
-    if not subsets:
-        raise GibenchError(f"no subsets registered for dataset {spec.name!r}; known datasets: "
-                           f"{', '.join(registry.datasets())}")
-    report = check_root(root, subsets, sample=sample, dataset=spec)
-    click.echo(render_report(report))
-    ok = report.ok
-    if deep:
-        result = deep_check(report, workers=workers, timeout=timeout, progress=not no_progress)
-        write_bad_list(result, bad_list)
-        click.echo("\n" + render_deep(result, bad_list))
-        ok = ok and result.ok
-    sys.exit(0 if ok else 1)
-
-
-main.add_command(leaderboard)
-data.add_command(_data_audit)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

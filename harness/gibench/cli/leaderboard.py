@@ -6,14 +6,10 @@ from pathlib import Path
 
 import click
 
+from gibench.cli._common import registry
+
 _ROOT = click.option("--root", type=click.Path(path_type=Path), default=Path("leaderboards"),
                      show_default=True, help="The leaderboards folder.")
-
-
-def _registry(ctx: click.Context):
-    from gibench.plugins import get_registry
-
-    return get_registry((ctx.find_root().obj or {}).get("disabled", []))
 
 
 @click.group()
@@ -57,7 +53,7 @@ def add(ctx: click.Context, run_dir: Path, board: str | None, source: str, submi
 
     result = add_run(run_dir, root, source=source, submitter=submitter, board=board,
                      reference=reference, train_subset=train_subset, replace=replace,
-                     registry=_registry(ctx))
+                     registry=registry(ctx))
     replaced = f", replacing {result.replaced}" if result.replaced else ""
     click.echo(f"added {result.added} row(s) to {result.board}{replaced}; rendered "
                f"{result.board.with_suffix('.md')} and {result.board.parent / 'README.md'}")
@@ -70,7 +66,7 @@ def render(ctx: click.Context, root: Path) -> None:
     """Write every board's Markdown and the index (README.md) from the CSV files."""
     from gibench.leaderboard.render import write_rendered
 
-    for path in write_rendered(root, _registry(ctx)):
+    for path in write_rendered(root, registry(ctx)):
         click.echo(f"wrote {path}")
 
 
@@ -83,7 +79,7 @@ def check(ctx: click.Context, root: Path) -> None:
     """
     from gibench.leaderboard.check import check_root
 
-    report = check_root(root, _registry(ctx))
+    report = check_root(root, registry(ctx))
     for problem in report.problems:
         click.echo(str(problem))
     click.echo(report.summary(), err=not report.ok)

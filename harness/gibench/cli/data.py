@@ -1,0 +1,180 @@
+"""``gibench data``: ``check`` and ``audit`` a dataset on disk (:mod:`gibench.data.check`,
+:mod:`gibench.data.audit`), and one ``data NAME`` per dataset that a plugin builds on demand."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gibench.cli._common import registry
+from gibench.data.audit import DEFAULT_SAMPLE, SHORTCUT_THRESHOLD
+from gibench.errors import GibenchError
+
+
+def _build_command(spec) -> click.Command:
+    """``gibench data NAME [--seed S]`` for a dataset with a builder and no command of its own."""
+
+    @click.command(spec.name, help=f"Build {spec.display_name or spec.name} (if not cached "
+                                   "yet) and print where it is.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    def build(seed: int) -> None:
+        click.echo(spec.build(seed=seed, progress=True))
+
+    return build
+
+
+class _DataGroup(click.Group):
+    """``gibench data``: its own commands, and one per dataset that plugins can build
+    (:attr:`gibench.specs.DatasetSpec.command`, or :func:`_build_command`)."""
+
+    def _dataset_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        reg = registry(ctx)
+        commands = {}
+        for name in reg.datasets():
+            spec = reg.dataset(name)
+            if spec.command is not None:
+                commands[name] = spec.command
+            elif spec.build is not None:
+                commands[name] = _build_command(spec)
+        return commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._dataset_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._dataset_commands(ctx).get(cmd_name)
+
+
+@click.group(cls=_DataGroup)
+def data() -> None:
+    """Inspect datasets on disk; build the datasets that plugins build on demand."""
+
+
+@data.command("check")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--dataset", default=None,
+              help="Which dataset's subsets to look for (default: the one that recognises "
+                   "ROOT; gibench list datasets).")
+@click.option("--sample", type=int, default=16, show_default=True,
+              help="Images per folder whose size is read.")
+@click.option("--deep", is_flag=True,
+              help="Also decode every image file of every subset found, list the bad ones in "
+                   "--bad-list and exit 1 if there is any.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Decoding processes for --deep.  [default: the usable cores]")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True,
+              help="Seconds a file may take to decode (--deep); a slower one is a bad file.")
+@click.option("--bad-list", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("bad-files.csv"), show_default=True,
+              help="CSV (path, reason, subset) of the bad files --deep finds; written even "
+                   "when there are none.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (--deep).")
+@click.pass_context
+def data_check(ctx: click.Context, root: Path, dataset: str | None, sample: int, deep: bool,
+               workers: int | None, timeout: float, bad_list: Path, no_progress: bool) -> None:
+    """Count images per subset/split/label, list formats and sizes, name missing folders.
+
+    With --deep, also decode every image as training would: exit status 1 if a folder is
+    missing or a file is bad.
+
+    \b
+    Example:
+      gibench data check --deep --bad-list bad.csv /data/GenImage
+    """
+    from gibench.data.check import (
+        check_root,
+        deep_check,
+        render_deep,
+        render_report,
+        write_bad_list,
+    )
+    from gibench.data.datasets import infer_dataset
+
+    reg = registry(ctx)
+    spec = reg.dataset(dataset or infer_dataset(reg, root))
+    subsets = reg.subsets(spec.name)
+    if not subsets:
+        raise GibenchError(f"no subsets registered for dataset {spec.name!r}; known datasets: "
+                           f"{', '.join(reg.datasets())}")
+    report = check_root(root, subsets, sample=sample, dataset=spec)
+    click.echo(render_report(report))
+    ok = report.ok
+    if deep:
+        result = deep_check(report, workers=workers, timeout=timeout, progress=not no_progress)
+        write_bad_list(result, bad_list)
+        click.echo("\n" + render_deep(result, bad_list))
+        ok = ok and result.ok
+    sys.exit(0 if ok else 1)
+
+
+
+#: Exit status of ``gibench data audit`` when the root holds none of the subsets.
+EXIT_UNUSABLE = 2
+#: Exit status of ``gibench data audit --strict`` when a shortcut was found.
+EXIT_SHORTCUT = 1
+
+
+@data.command("audit")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--dataset", default=None,
+              help="Which dataset's subsets to look for (default: the dataset that recognises "
+                   "ROOT; gibench list datasets).")
+@click.option("--subsets", default=None, help="Comma-separated subsets (default: all of the "
+                                               "dataset).")
+@click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, show_default=True,
+              help="Files read per split and class (seeded; all when fewer).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threshold", type=click.FloatRange(50, 100), default=SHORTCUT_THRESHOLD,
+              show_default=True,
+              help="Warn when a trivial rule's balanced accuracy (%) exceeds this.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the full report as JSON to this file (atomically).")
+@click.option("--strict", is_flag=True,
+              help=f"Exit with status {EXIT_SHORTCUT} when a shortcut is found.")
+@click.pass_context
+def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | None,
+          sample: int, seed: int, threshold: float, json_path: Path | None,
+          strict: bool) -> None:
+    """Can format, size or JPEG quality alone tell real from fake in ROOT?
+
+    \b
+    Per subset, split and class: file formats (from the header), JPEG qualities (from the
+    quantisation tables), sizes; per subset and split, the best trivial rule on each feature
+    and its balanced accuracy, with a warning above --threshold (GenImage: real JPEGs, fake
+    PNGs of one size). A shortcut is a finding: the exit status is 0 unless ROOT holds none of
+    the subsets (2) or --strict finds a shortcut (1).
+    """
+    from gibench.data.audit import audit_root, render_audit, write_json
+    from gibench.data.datasets import infer_dataset
+
+    reg = registry(ctx)
+    specs = [reg.subset(name.strip()) for name in (subsets or "").split(",")
+             if name.strip()]
+    if dataset is None and specs:
+        dataset = specs[0].dataset
+    elif dataset is None:
+        try:
+            dataset = infer_dataset(reg, root)
+        except GibenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_UNUSABLE)
+    spec = reg.dataset(dataset)
+    specs = specs or reg.subsets(spec.name)
+    if not specs:
+        raise click.BadParameter(f"no subsets registered for dataset {dataset!r}; known "
+                                 f"datasets: {', '.join(reg.datasets())}",
+                                 param_hint="--dataset")
+    report = audit_root(root, specs, sample=sample, seed=seed, threshold=threshold,
+                        dataset=spec)
+    click.echo(render_audit(report))
+    if json_path is not None:
+        write_json(report, json_path)
+    if not report.usable:
+        click.echo(f"error: {root} holds none of the {len(specs)} subsets of {dataset!r} "
+                   "(see the problems above)", err=True)
+        ctx.exit(EXIT_UNUSABLE)
+    if strict and report.warnings:
+        ctx.exit(EXIT_SHORTCUT)

@@ -26,7 +26,7 @@ def test_parse_defaults_ranges_and_errors():
     assert label([parse_align("size:64"), parse_align("jpeg:90")]) == "size:64+jpeg:90"
     assert label([]) == "none" and compose([]) is None
     for bad in ("png", "jpeg:0", "jpeg:x", "size:4"):
-        with pytest.raises(GibenchError, match="--align"):
+        with pytest.raises(GibenchError, match="align='"):
             parse_align(bad)
 
 
@@ -60,5 +60,5 @@ def test_aligned_run_records_the_alignment_and_changes_only_what_it_should(
     assert (tmp_path / "plain/train/toy-a/model.pt").read_bytes() == \
         (tmp_path / "aligned/train/toy-a/model.pt").read_bytes()
     assert not np.allclose(a["logit"], b["logit"])
-    with pytest.raises(GibenchError, match="--align"):
+    with pytest.raises(GibenchError, match="align='"):
         gibench.run("tinynet", "cross-generator", out=tmp_path / "bad", align=["gif"], **opts)

@@ -308,4 +308,4 @@ def test_imagenet_weights_offline_name_the_file_to_place(offline_torchvision):
     message = str(err.value)
     assert "no network" in message  # the patched fetch was the one that failed
     assert "resnet50-0676ba61.pth" in message and offline_torchvision in message
-    assert "--pretrained PATH" in message
+    assert "pretrained=PATH" in message

@@ -137,7 +137,7 @@ def test_runs_record_the_policy_and_boards_keep_policies_apart(toy_plugin, toy_r
     boards = tmp_path / "boards"
     boards.mkdir()
     # a board is <dataset>-<suite>[-eval-<policy>]: here dataset toy, suite eval
-    with pytest.raises(GibenchError, match="--eval-transform crop; its rows go to board "
+    with pytest.raises(GibenchError, match="eval_transform=crop; its rows go to board "
                                            "toy-eval-eval-crop"):
         add_run(tmp_path / "crop", boards, source="new", submitter="t", board="toy-eval",
                 train_subset="toy-a")

@@ -500,7 +500,7 @@ def test_imagenet_weights_offline_name_the_file_to_place(monkeypatch):
     message = str(err.value)
     assert "no network" in message
     assert "xception-43020ad28.pth" in message and "/nonexistent-hub/checkpoints" in message
-    assert "--pretrained PATH" in message
+    assert "pretrained=PATH" in message
 
 
 # --------------------------------------------------------------------------- (f) transforms

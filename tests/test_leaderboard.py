@@ -352,7 +352,7 @@ def test_add_appends_refuses_duplicates_and_replaces(toy_plugin, toy_root, board
     assert "toy-cross-generator" in (boards / "README.md").read_text()
     assert check_root(boards, get_registry()).ok, _problems(boards)
 
-    with pytest.raises(GibenchError, match="already holds 2 of these results.*--replace"):
+    with pytest.raises(GibenchError, match="already holds 2 of these results.*pass replace "):
         _add(run_dir, boards)
     assert _add(run_dir, boards, source="new").added == 2  # another source: another result
     again = _add(run_dir, boards, replace=True, submitter="Someone Else")
@@ -396,8 +396,8 @@ def test_add_refuses_runs_it_cannot_trace(toy_plugin, toy_root, boards, tmp_path
     refused(r"results.csv:3: acc '99.9' does not match the per-image scores")
     (run_dir / "results.csv").write_text(results)
 
-    refused("--submitter '<b>me</b>' contains '<'", submitter="<b>me</b>")
-    refused("--reference 'a|b' contains '|'", reference="a|b")
+    refused("submitter='<b>me</b>' contains '<'", submitter="<b>me</b>")
+    refused("reference='a|b' contains '|'", reference="a|b")
     refused("source must be one of", source="paper")
     refused("holds 'genimage' results", board="genimage-cross-generator")
     assert _add(run_dir, boards).added == 2  # the untouched run goes in
@@ -463,7 +463,7 @@ def test_add_records_the_sha256_of_given_weights(toy_plugin, toy_root, boards, t
     weights = _toy_run(toy_root, tmp_path / "run") / "train" / "toy-a" / "model.pt"
     gibench.evaluate("tinynet", weights, data_root=toy_root, dataset="toy", device="cpu",
                      workers=0, progress=False, out=tmp_path / "eval")
-    with pytest.raises(GibenchError, match="--train-subset NAME"):
+    with pytest.raises(GibenchError, match="train_subset=NAME"):
         _add(tmp_path / "eval", boards)
     _add(tmp_path / "eval", boards, train_subset="Toy A", source="new")
     row = read_board(boards / "toy-cross-generator.csv")[0].rows()[0]

@@ -410,7 +410,7 @@ def test_detectors_pair_with_weights_by_position_or_one_for_all():
     assert pair_models(["a"], ["x.pt", "y.pt"]) == [("a", Path("x.pt")), ("a", Path("y.pt"))]
     assert pair_models(["a", "b"], ["x.pt", "y.pt"]) == [("a", Path("x.pt")),
                                                          ("b", Path("y.pt"))]
-    with pytest.raises(GibenchError, match="--detector given 2 times and --weights 3 times"):
+    with pytest.raises(GibenchError, match="detectors given 2 times and weights 3 times"):
         pair_models(["a", "b"], ["x", "y", "z"])
 
 

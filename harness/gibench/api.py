@@ -22,7 +22,8 @@ What is here:
   :mod:`gibench.suite`), with :data:`CLEAN` and :class:`Setting` (imported on first use: they
   pull in the engine, which listing plugins does not need).
 - **Errors**: :class:`GibenchError`, the error a plugin raises for a user's mistake (shown as
-  a message, without a traceback).
+  a message, without a traceback); ``params`` declares the parameters its message names
+  (``{name}``), spelled ``name`` in Python and ``--name`` by the CLI (:mod:`gibench.errors`).
 
 Contract checks for a plugin's tests live in :mod:`gibench.testing`.
 """

@@ -262,7 +262,7 @@ class SuiteContext:
 def _require_weights(ctx: SuiteContext) -> None:
     if not ctx.weights_given:
         raise GibenchError(f"suite {ctx.suite!r} evaluates existing weights: "
-                           "pass --weights PATH")
+                           "pass {weights=}PATH", params=["weights"])
 
 
 # -- several runs at once ----------------------------------------------------------------------

@@ -34,7 +34,8 @@ def tag_for(train_subset: str, axis: str, fraction: float) -> str:
 
 def _run(ctx: SuiteContext) -> None:
     if ctx.weights_given:
-        raise GibenchError("suite 'data-scale' trains its models: it cannot use --weights")
+        raise GibenchError("suite 'data-scale' trains its models: it cannot use {weights}",
+                           params=["weights"])
     train_subset = ctx.train_subset
     tests = ctx.requested_test_subsets or [train_subset]
     ctx.check_available([train_subset, *tests])

@@ -128,7 +128,8 @@ def run_eval_shared(contexts: Sequence[SuiteContext]) -> None:
     their thresholds), and each run records what it would have alone."""
     for ctx in contexts:
         if not ctx.weights_given:
-            raise GibenchError("suite 'eval' evaluates existing weights: pass --weights PATH")
+            raise GibenchError("suite 'eval' evaluates existing weights: pass {weights=}PATH",
+                               params=["weights"])
         ctx.check_available(ctx.test_subsets)
     models = load_weights_together(contexts)
     lead = contexts[0]

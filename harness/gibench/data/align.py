@@ -60,14 +60,17 @@ def parse_align(text: str) -> Alignment:
     kind, _, value = text.strip().partition(":")
     kind = kind.lower()
     if kind not in DEFAULTS:
-        raise GibenchError(f"--align {text!r}: expected jpeg[:QUALITY] or size[:SIDE]")
+        raise GibenchError(f"{{align=}}{text!r}: expected jpeg[:QUALITY] or size[:SIDE]",
+                           params=["align"])
     try:
         number = int(value) if value else DEFAULTS[kind]
     except ValueError:
-        raise GibenchError(f"--align {text!r}: {value!r} is not an integer") from None
+        raise GibenchError(f"{{align=}}{text!r}: {value!r} is not an integer",
+                           params=["align"]) from None
     low, high = (1, 100) if kind == "jpeg" else (8, 4096)
     if not low <= number <= high:
-        raise GibenchError(f"--align {text!r}: {kind} must be within {low}..{high}")
+        raise GibenchError(f"{{align=}}{text!r}: {kind} must be within {low}..{high}",
+                           params=["align"])
     return Alignment(kind, number)
 
 

@@ -99,7 +99,7 @@ class DecodedCache:
         if fingerprint is None:
             raise GibenchError(f"the evaluation transform of {description} is random or keeps "
                                "each image's size: its outputs cannot be cached "
-                               "(leave out --decode-cache)")
+                               "(leave out {decode_cache})", params=["decode_cache"])
         self.folder = Path(folder)
         self.index = index
         self.transform = transform
@@ -118,9 +118,10 @@ class DecodedCache:
         existing = self.data_path.stat().st_size if self.data_path.exists() else 0
         free = shutil.disk_usage(self.folder).free
         if size - existing > free:
-            raise GibenchError(f"--decode-cache: {self.folder} needs {size / 1e9:.2f} GB for "
+            raise GibenchError(f"{{decode_cache}}: {self.folder} needs {size / 1e9:.2f} GB for "
                                f"{len(index)} images of {self.shape} bytes, {free / 1e9:.2f} GB "
-                               "are free (choose another folder with GIBENCH_CACHE)")
+                               "are free (choose another folder with GIBENCH_CACHE)",
+                               params=["decode_cache"])
         self.done = np.zeros(len(index), dtype=bool)
         self.bad: dict[int, str] = {}
         if existing == size and self.done_path.exists() and self.manifest_path.exists():
@@ -179,8 +180,8 @@ class DecodedCache:
             try:
                 os.pwrite(self._fd, row.tobytes(), i * self.row_bytes)
             except OSError as exc:
-                raise GibenchError(f"--decode-cache: cannot write {self.data_path}: {exc}") \
-                    from exc
+                raise GibenchError(f"{{decode_cache}}: cannot write {self.data_path}: {exc}",
+                                   params=["decode_cache"]) from exc
             self.done[i] = True
             self.stored += 1
 

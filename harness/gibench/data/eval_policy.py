@@ -106,8 +106,8 @@ def _native() -> Callable:
 
 def check_policy(policy: str) -> str:
     if policy not in EVAL_POLICIES:
-        raise GibenchError(f"--eval-transform {policy!r}: expected one of "
-                           f"{', '.join(EVAL_POLICIES)}")
+        raise GibenchError(f"{{eval_transform=}}{policy!r}: expected one of "
+                           f"{', '.join(EVAL_POLICIES)}", params=["eval_transform"])
     return policy
 
 
@@ -120,9 +120,10 @@ def eval_transform(policy: str, preprocess, input_size: int, load_size: int | No
         return preprocess.make_eval(input_size, load_size)
     if policy == "native":
         if not preprocess.any_size:
-            raise GibenchError(f"--eval-transform native: {detector} needs inputs of "
+            raise GibenchError(f"{{eval_transform=}}native: {detector} needs inputs of "
                                f"{input_size}×{input_size} (its model does not take any size); "
-                               "choose authors, resize, crop or multicrop")
+                               "choose authors, resize, crop or multicrop",
+                               params=["eval_transform"])
         return _native()
     if policy == "resize":
         return _resize(input_size)

@@ -42,7 +42,8 @@ class BadImageError(GibenchError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"cannot decode image {self.path}: {reason} "
-                         "(use --skip-bad-images to skip and count such files)")
+                         "(use {skip_bad_images} to skip and count such files)",
+                         params=["skip_bad_images"])
 
     def __reduce__(self):  # survives the trip from a DataLoader worker
         return (BadImageError, (self.path, self.reason))

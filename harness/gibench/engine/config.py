@@ -73,5 +73,6 @@ def parse_subset_dir(value: str) -> tuple[str, Path, int]:
     name, sep, rest = value.partition("=")
     path, colon, label = rest.rpartition(":")
     if not sep or not colon or not name.strip() or not path or label not in LABEL_FOLDERS:
-        raise GibenchError(f"--subset-dir {value!r}: expected NAME=PATH:ai or NAME=PATH:nature")
+        raise GibenchError(f"{{subset_dirs=}}{value!r}: expected NAME=PATH:ai or "
+                           "NAME=PATH:nature", params=["subset_dirs"])
     return name.strip(), Path(path).expanduser(), LABEL_FOLDERS[label]

@@ -16,8 +16,8 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise GibenchError(f"--device {name}: CUDA is not available on this machine "
-                           "(use --device auto or cpu)")
+        raise GibenchError(f"{{device=}}{name}: CUDA is not available on this machine "
+                           "(use {device=}auto or cpu)", params=["device"])
     return device
 
 
@@ -48,8 +48,8 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def check_eval_precision(precision: str) -> str:
     if precision not in EVAL_PRECISIONS:
-        raise GibenchError(f"--eval-precision {precision!r}: expected one of "
-                           f"{', '.join(EVAL_PRECISIONS)}")
+        raise GibenchError(f"{{eval_precision=}}{precision!r}: expected one of "
+                           f"{', '.join(EVAL_PRECISIONS)}", params=["eval_precision"])
     return precision
 
 

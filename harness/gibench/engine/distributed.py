@@ -158,8 +158,9 @@ def per_process_batch(batch_size: int, job: Dist) -> int:
     """The per-process batch that keeps the global batch of one process: ``batch / world``."""
     if batch_size % job.world:
         raise GibenchError(f"batch size {batch_size} is not divisible by the {job.world} "
-                           f"processes: pass --batch-size with a multiple of {job.world} so that "
-                           "the global batch (and so the recipe's lr) stays the same")
+                           f"processes: pass {{batch_size}} with a multiple of {job.world} so "
+                           "that the global batch (and so the recipe's lr) stays the same",
+                           params=["batch_size"])
     return batch_size // job.world
 
 

@@ -65,14 +65,16 @@ def convert_checkpoint(spec: DetectorSpec, obj, fake_class: int | None):
     if fake_class is None:
         return spec.convert_state_dict(obj)
     if fake_class not in (0, 1):
-        raise GibenchError(f"--fake-class {fake_class}: a two-class head's fake class is 0 or 1")
+        raise GibenchError(f"{{fake_class=}}{fake_class}: a two-class head's fake class is 0 "
+                           "or 1", params=["fake_class"])
     try:
         accepts = "fake_index" in inspect.signature(spec.convert_state_dict).parameters
     except (TypeError, ValueError):  # a builtin or C callable: no keyword to pass
         accepts = False
     if not accepts:
-        raise GibenchError(f"--fake-class: detector {spec.name!r}'s checkpoint converter has no "
-                           "two-class option (its heads have one logit); leave it out")
+        raise GibenchError(f"{{fake_class}}: detector {spec.name!r}'s checkpoint converter has "
+                           "no two-class option (its heads have one logit); leave it out",
+                           params=["fake_class"])
     return spec.convert_state_dict(obj, fake_index=fake_class)
 
 
@@ -105,7 +107,8 @@ class ModelStore:
                 self._models[None] = load_weights_shared([(ctx, Path(ctx.config.weights))])[0]
             return self._models[None]
         if train_subset is None:
-            raise GibenchError(f"suite {ctx.suite.name!r} needs weights: pass --weights PATH")
+            raise GibenchError(f"suite {ctx.suite.name!r} needs weights: pass {{weights=}}PATH",
+                               params=["weights"])
         key = tag or train_subset
         if key not in self._models:
             self._models[key] = self._train(train_subset, key, index)

@@ -100,7 +100,8 @@ class Names:
         if strength is None:
             example = (spec.paper_settings or spec.sweep or (1,))[0]
             raise GibenchError(f"degradation {spec.name!r} needs a {spec.parameter} "
-                               f"(e.g. --degradation {spec.name}:{example:g})")
+                               f"(e.g. {{degradations=}}{spec.name}:{example:g})",
+                               params=["degradations"])
         return Setting(f"{spec.name}:{strength:g}", spec, float(strength))
 
     def settings(self, texts: list[str]) -> list[Setting]:

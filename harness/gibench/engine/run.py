@@ -159,11 +159,13 @@ def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
     run_dir = Path(run_dir)
     allowed = {"progress", "workers", "compile", "decode_cache"}
     if set(overrides) - allowed:
-        raise GibenchError(f"--resume takes the run's own configuration; it cannot change "
-                           f"{', '.join(sorted(set(overrides) - allowed))}")
+        refused = sorted(set(overrides) - allowed)
+        raise GibenchError("{resume} takes the run's own configuration; it cannot change "
+                           + ", ".join("{" + name + "}" for name in refused),
+                           params=["resume", *refused])
     config, record = _resumed_config(run_dir, overrides)
     if record.status == "complete":
-        raise GibenchError(f"--resume {run_dir}: the run is already complete")
+        raise GibenchError(f"cannot resume {run_dir}: the run is already complete")
     configs = [config]
     shared_pass = record.shared_pass
     for sibling in (shared_pass or {}).get("runs", []):
@@ -219,11 +221,12 @@ def _check_shared(configs: Sequence[RunConfig], registry: Registry) -> None:
                                f"evaluates them together, not {config.suite!r}")
         for name in SHARED_FIELDS:
             if getattr(config, name) != getattr(configs[0], name):
-                raise GibenchError(f"several models in one pass must share {name}: "
-                                   f"{getattr(configs[0], name)!r} vs {getattr(config, name)!r}")
+                raise GibenchError("several models in one pass must share {" + name + "}: "
+                                   f"{getattr(configs[0], name)!r} vs {getattr(config, name)!r}",
+                                   params=[name])
         if config.out is None:
             raise GibenchError("several models in one pass: each needs its own run directory "
-                               "(out)")
+                               "({out})", params=["out"])
     outs = [Path(c.out) for c in configs]
     twice = sorted({str(o) for o in outs if outs.count(o) > 1})
     if twice:
@@ -287,14 +290,14 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     suite_spec = registry.suite(config.suite)
     if not suite_spec.needs_training and config.weights is None:
         raise GibenchError(f"suite {suite_spec.name!r} evaluates existing weights: "
-                           "pass --weights PATH")
+                           "pass {weights=}PATH", params=["weights"])
     if config.weights is not None and not Path(config.weights).is_file():
-        raise GibenchError(f"--weights {config.weights}: no such file")
-    for option, value, low in (("--epochs", config.epochs, 1), ("--batch-size",
-                               config.batch_size, 1), ("--workers", config.workers, 0),
-                               ("--input-size", config.input_size, 8)):
+        raise GibenchError(f"{{weights=}}{config.weights}: no such file", params=["weights"])
+    for name, low in (("epochs", 1), ("batch_size", 1), ("workers", 0), ("input_size", 8)):
+        value = getattr(config, name)
         if value is not None and value < low:
-            raise GibenchError(f"{option} must be at least {low}, got {value}")
+            raise GibenchError("{" + name + "}" + f" must be at least {low}, got {value}",
+                               params=[name])
     if not 0 < config.holdout_fraction < 1:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
     job = dist_init(resolve_device(config.device).type)  # under torchrun: join the job
@@ -307,13 +310,14 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     run_dir = broadcast_object(Path(config.out) if config.out
                                else default_run_dir(config, registry), job)
     if RunDir(run_dir).record.exists() and not resume:
-        raise GibenchError(f"{run_dir} already holds a run; choose another --out, or continue "
-                           f"it with: gibench run --resume {run_dir}")
+        raise GibenchError(f"{run_dir} already holds a run; choose another {{out}}, or "
+                           f"continue it with {{resume=}}{run_dir}", params=["out", "resume"])
     barrier(job)  # every rank has looked before rank 0 writes run.json
     for name in config.subset_dirs:
         if registry.has("subset", name):
-            raise GibenchError(f"--subset-dir name {name!r} is already a subset of "
-                               f"{registry.subset(name).dataset!r}; choose another name")
+            raise GibenchError(f"{{subset_dirs}} name {name!r} is already a subset of "
+                               f"{registry.subset(name).dataset!r}; choose another name",
+                               params=["subset_dirs"])
     # unknown or foreign subset, degradation and alignment names fail here (Resolved)
     return RunContext(config, registry, run_dir, data_root, dataset, resume=resume)
 
@@ -363,16 +367,18 @@ def pair_models(detectors: Sequence[str], weights: Sequence[str | Path]) -> list
     """``--detector`` and ``--weights`` as (detector, weights) pairs: the i-th weights with the
     i-th detector, or one detector for all the weights."""
     if not detectors:
-        raise GibenchError("--detector is missing: name the detector of the weights")
+        raise GibenchError("{detectors} is missing: name the detector of the weights",
+                           params=["detectors"])
     if not weights:
-        raise GibenchError("--weights is missing: give the weights to evaluate")
+        raise GibenchError("{weights} is missing: give the weights to evaluate",
+                           params=["weights"])
     if len(detectors) == 1:
         return [(detectors[0], Path(w)) for w in weights]
     if len(detectors) != len(weights):
-        raise GibenchError(f"--detector given {len(detectors)} times and --weights "
-                           f"{len(weights)} times: give one --detector per --weights (the i-th "
-                           "--weights is evaluated with the i-th --detector), or one --detector "
-                           "for all the weights")
+        raise GibenchError(f"{{detectors}} given {len(detectors)} times and {{weights}} "
+                           f"{len(weights)} times: give one {{detectors}} per {{weights}} (the "
+                           "i-th {weights} is evaluated with the i-th {detectors}), or one "
+                           "{detectors} for all the weights", params=["detectors", "weights"])
     return [(d, Path(w)) for d, w in zip(detectors, weights, strict=True)]
 
 

@@ -67,7 +67,7 @@ def score(detector: str, weights: str | Path, paths: list[str | Path], *,
     spec = get_registry(disabled_plugins or ()).detector(detector)
     weights = Path(weights)
     if not weights.is_file():
-        raise GibenchError(f"--weights {weights}: no such file")
+        raise GibenchError(f"{{weights=}}{weights}: no such file", params=["weights"])
     recorded = sizes_from_run(weights)
     if input_size is not None:
         load = spec.preprocess.load_size

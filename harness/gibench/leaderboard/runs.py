@@ -212,8 +212,9 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
                      else f"run without a recorded command (git {run.git})")
         problem = markup_problem(reference)
         if problem:
-            raise GibenchError(f"{run.path}: the recorded command {problem}; pass --reference "
-                               "with a link to the run instead")
+            raise GibenchError(f"{run.path}: the recorded command {problem}; pass "
+                               "{reference} with a link to the run instead",
+                               params=["reference"])
     trained_on = (registry.resolve("subset", train_subset)
                   if train_subset and registry.has("subset", train_subset) else train_subset)
     rows = []
@@ -232,14 +233,15 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
                                    f"the run evaluated given weights ({GIVEN_WEIGHTS})")
             if not trained_on:
                 raise GibenchError(f"{run_dir} evaluated given weights: say which subset they "
-                                   "were trained on with --train-subset NAME")
+                                   "were trained on with {train_subset=}NAME",
+                                   params=["train_subset"])
             train = trained_on
         elif train not in run.trained:
             raise GibenchError(f"{path}:{line}: train subset {train!r} has no trained model "
                                f"recorded in run.json (training: {', '.join(run.trained)})")
         elif trained_on and trained_on != train:
-            raise GibenchError(f"--train-subset {train_subset} contradicts the run, which "
-                               f"trained on {train}")
+            raise GibenchError(f"{{train_subset=}}{train_subset} contradicts the run, which "
+                               f"trained on {train}", params=["train_subset"])
         _check_against_scores(path, line, result, scores)
         rows.append({
             "detector": run.detector, "plugin": run.plugin,
@@ -266,12 +268,14 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
     registry = registry or get_registry()
     root = Path(root)
     if source not in RUN_SOURCES:
-        raise GibenchError(f"--source must be one of {', '.join(RUN_SOURCES)}, not {source!r} "
-                           "(paper rows come from the paper's tables only)")
-    for option, text in (("--submitter", submitter), ("--reference", reference)):
+        raise GibenchError(f"{{source}} must be one of {', '.join(RUN_SOURCES)}, not "
+                           f"{source!r} (paper rows come from the paper's tables only)",
+                           params=["source"])
+    for option, text in (("submitter", submitter), ("reference", reference)):
         problem = markup_problem(text) if text is not None else None
         if problem or text == "":
-            raise GibenchError(f"{option} {text!r} {problem or 'is empty'}")
+            raise GibenchError("{" + option + "=}" + f"{text!r} {problem or 'is empty'}",
+                               params=[option])
     run, rows = run_rows(run_dir, registry, source=source, submitter=submitter,
                          reference=reference, train_subset=train_subset)
     # Aligned evaluations (--align) never share a board with unaligned ones.
@@ -282,9 +286,10 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
         slug = "-".join(a.replace(":", "").replace("+", "-") for a in aligned)
         default = f"{default}-aligned-{slug}"
         if board is not None and "aligned" not in board:
-            raise GibenchError(f"{run.path}: the run was evaluated with --align "
+            raise GibenchError(f"{run.path}: the run was evaluated with {{align=}}"
                                f"{', '.join(aligned)}; its rows go to an aligned board "
-                               f"(e.g. --board {default}), not to {board}")
+                               f"(e.g. {{board=}}{default}), not to {board}",
+                               params=["align", "board"])
     # Evaluations under another preprocessing policy (--eval-transform) have boards of their own.
     policies = sorted(set(_results(run_dir).get("eval_transform", pd.Series(["authors"]))
                           .astype(str)) - {"nan"})
@@ -295,15 +300,16 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
     if policy != "authors":
         default = f"{default}-eval-{policy}"
     if board is not None and board_policy(board) != ("" if policy == "authors" else policy):
-        raise GibenchError(f"{run.path}: the run was evaluated with --eval-transform {policy}; "
+        raise GibenchError(f"{run.path}: the run was evaluated with {{eval_transform=}}{policy}; "
                            f"its rows go to board {default} (or another of that policy), not "
-                           f"to {board}")
+                           f"to {board}", params=["eval_transform"])
     name = check_board_name(board or default)
     path = root / f"{name}.csv"
     if not path.is_file() and board is None:
         raise GibenchError(f"no board {name} in {root} (boards: "
-                           f"{', '.join(board_names(root)) or 'none'}); pass --board NAME to "
-                           "add the run to another board or to start a new one")
+                           f"{', '.join(board_names(root)) or 'none'}); pass {{board=}}NAME "
+                           "to add the run to another board or to start a new one",
+                           params=["board"])
     dataset = board_dataset(name, registry)
     if dataset is not None and dataset != run.dataset:
         raise GibenchError(f"{run.path}: the run is on dataset {run.dataset!r}, but board "
@@ -318,7 +324,8 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
     clash = [r for r in existing.to_dict("records") if duplicate_key(r) in keys]
     if clash and not replace:
         raise GibenchError(f"{path}: already holds {len(clash)} of these results, e.g. "
-                           f"{describe_key(clash[0])}; pass --replace to replace them")
+                           f"{describe_key(clash[0])}; pass {{replace}} to replace them",
+                           params=["replace"])
     kept = existing[[duplicate_key(r) not in keys for r in existing.to_dict("records")]]
     frame = pd.concat([kept, pd.DataFrame(rows, columns=list(COLUMN_NAMES))],
                       ignore_index=True)

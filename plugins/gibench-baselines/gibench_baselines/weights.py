@@ -48,7 +48,7 @@ def download_or_explain(fetch, filename: str, what: str):
         raise GibenchError(
             f"cannot fetch the {what} ({type(exc).__name__}: {exc}). Offline, download "
             f"{filename} elsewhere and either place it in {cache}/ or pass its path with "
-            "--pretrained PATH."
+            "{pretrained=}PATH.", params=["pretrained"]
         ) from exc
 
 

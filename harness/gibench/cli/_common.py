@@ -26,8 +26,9 @@ def subset_list(value: str | None) -> list[str] | None:
 
 
 def message(exc: GibenchError) -> str:
-    """The error's message as a command-line user reads it."""
-    return str(exc)
+    """The error's message as a command-line user reads it: the parameters it names spelled as
+    their flags (:meth:`GibenchError.for_cli`: ``weights`` → ``--weights``)."""
+    return exc.for_cli()
 
 
 class ErrorGroup(click.Group):

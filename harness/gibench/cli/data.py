@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gibench.cli._common import registry
+from gibench.cli._common import message, registry
 from gibench.data.audit import DEFAULT_SAMPLE, SHORTCUT_THRESHOLD
 from gibench.errors import GibenchError
 
@@ -159,7 +159,7 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | No
         try:
             dataset = infer_dataset(reg, root)
         except GibenchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {message(exc)}", err=True)
             ctx.exit(EXIT_UNUSABLE)
     spec = reg.dataset(dataset)
     specs = specs or reg.subsets(spec.name)

@@ -204,23 +204,16 @@ def run(ctx: click.Context, **kw) -> None:
 
 
 def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
-    """``--resume``: every option that changes what is computed must be left out."""
+    """``--resume``: the options given on the command line go to :func:`gibench.engine.run.resume`
+    as overrides, which refuses those that would change what is computed."""
     from gibench.engine.run import resume
 
     source = click.get_current_context().get_parameter_source
-    given = sorted(f"--{k.replace('_', '-')}" for k in kw
-                   if source(k) == click.core.ParameterSource.COMMANDLINE
-                   and k not in ("no_progress", "workers", "compile", "decode_cache"))
-    if given:
-        raise click.UsageError(f"--resume continues the run with its recorded configuration; "
-                               f"leave out {', '.join(given)}")
-    overrides: dict = {"progress": not kw["no_progress"]}
-    if kw["workers"] is not None:
-        overrides["workers"] = kw["workers"]
-    for flag in ("compile", "decode_cache"):  # how it runs, not what it computes
-        if kw[flag]:
-            overrides[flag] = True
-    resume(run_dir, **overrides)
+    overrides = {("progress" if k == "no_progress" else k):
+                 (not value if k == "no_progress" else value)
+                 for k, value in kw.items()
+                 if source(k) == click.core.ParameterSource.COMMANDLINE}
+    resume(run_dir, **{"progress": not kw["no_progress"], **overrides})
     _summary(run_dir)
 
 

@@ -149,17 +149,21 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
     return run_config(config)
 
 
+#: What a resumed run may change: how it runs, not what it computes (the one place this rule is
+#: written; ``gibench run --resume`` passes every option given and lets :func:`resume` refuse).
+RESUME_OVERRIDES: tuple[str, ...] = ("progress", "workers", "compile", "decode_cache")
+
+
 def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:
     """Continue the interrupted run in ``run_dir`` with the configuration it recorded.
 
     Finished trainings and evaluations are read back from the run directory, an unfinished
     training continues from its last finished epoch; the final results equal an uninterrupted
-    run's. ``overrides`` may change only how it runs (``progress``, ``workers``), not what.
+    run's. ``overrides`` may change only how it runs (:data:`RESUME_OVERRIDES`), not what.
     """
     run_dir = Path(run_dir)
-    allowed = {"progress", "workers", "compile", "decode_cache"}
-    if set(overrides) - allowed:
-        refused = sorted(set(overrides) - allowed)
+    if set(overrides) - set(RESUME_OVERRIDES):
+        refused = sorted(set(overrides) - set(RESUME_OVERRIDES))
         raise GibenchError("{resume} takes the run's own configuration; it cannot change "
                            + ", ".join("{" + name + "}" for name in refused),
                            params=["resume", *refused])

@@ -22,7 +22,7 @@ import gibench.data.dataset as dataset_module
 from gibench.builtin.robustness import TABLE5
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import CLEAN, Setting, predict_settings
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 CPU = torch.device("cpu")
 #: mean seconds per round and scores of each way, for the ratios and the comparison

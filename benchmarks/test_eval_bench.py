@@ -34,7 +34,7 @@ from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.images import load_rgb
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import predict
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 INPUT, LOAD = 64, 72
 CPU = torch.device("cpu")

@@ -25,7 +25,7 @@ from conftest import BATCH, WORKERS, record, run_rounds, tiny_cnn
 import gibench.data.dataset as dataset_module
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import Head, predict, predict_many
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 CPU = torch.device("cpu")
 N_MODELS = 8

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gibench.plugins import clear_registry_cache
+from gibench.registry import clear_registry_cache
 
 TOY_PLUGIN = textwrap.dedent('''
     """A toy plugin for the tests: a tiny CNN detector and a two-subset dataset."""

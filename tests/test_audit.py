@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gibench.builtin.genimage import GENIMAGE_SUBSETS
+from gibench.cli.data import EXIT_SHORTCUT, EXIT_UNUSABLE, audit
 from gibench.data.audit import (
     ImageFacts,
     audit_root,
@@ -23,7 +24,6 @@ from gibench.data.audit import (
     render_audit,
     write_json,
 )
-from gibench.cli.data import EXIT_SHORTCUT, EXIT_UNUSABLE, audit
 
 SPECS = {spec.name: spec for spec in GENIMAGE_SUBSETS}
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 from gibench_baselines import cnnspot
 from gibench_baselines.transforms import blur_jpeg_augment, shorter_side_size
 from tests.conftest import write_backbone_file

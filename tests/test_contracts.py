@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 from gibench.testing import check_degradation, check_detector, check_subset, check_suite
 
 

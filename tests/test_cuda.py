@@ -21,7 +21,7 @@ import gibench.engine.train as train_module
 from gibench.engine.device import AMP_SCORE_BOUND, Normalizer
 from gibench.engine.evaluate import CLEAN, Setting, predict_settings
 from gibench.outputs import load_checkpoint
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

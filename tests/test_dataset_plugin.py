@@ -16,7 +16,7 @@ import pytest
 import gibench
 from gibench.data.datasets import default_train_subset, infer_dataset, resolve_root
 from gibench.errors import GibenchError
-from gibench.plugins import clear_registry_cache, get_registry
+from gibench.registry import clear_registry_cache, get_registry
 from tests.conftest import _toy_image, install_fake_distribution, write_toy_tree
 
 FIELD_PLUGIN = textwrap.dedent('''

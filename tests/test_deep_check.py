@@ -200,7 +200,7 @@ def test_command_deep_writes_the_list_and_exits_1_on_a_bad_file(toy_plugin, tmp_
     runner = CliRunner()
     shallow = runner.invoke(main, ["data", "check", "--dataset", "toy", str(root)])
     assert shallow.exit_code == 0, shallow.output
-    from gibench.plugins import get_registry
+    from gibench.registry import get_registry
 
     expected = render_report(check_root(root, get_registry().subsets("toy")))
     assert shallow.output == expected + "\n"  # unchanged without --deep

@@ -13,7 +13,7 @@ from skimage import data
 from gibench.degradations import DEGRADATIONS, blur, jpeg_diff, noise, parse_degradation
 from gibench.degradations.common import image_to_tensor, psnr, tensor_to_image
 from gibench.errors import GibenchError
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

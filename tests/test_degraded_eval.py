@@ -18,7 +18,7 @@ from gibench.data.layout import index_folder
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import CLEAN, Setting, predict, predict_settings, sample_seeds
 from gibench.errors import GibenchError
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:

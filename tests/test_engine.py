@@ -12,7 +12,7 @@ import torch
 import gibench
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics
-from gibench.plugins import UnknownNameError
+from gibench.registry import UnknownNameError
 from gibench.rundir import RESULT_COLUMNS
 
 
@@ -147,7 +147,7 @@ def test_mini_budget_scales_only_fine_tuning_learning_rates():
     from dataclasses import replace
 
     from gibench.builtin.mini import MINI_SCRATCH_LR_SCALE
-    from gibench.plugins import get_registry
+    from gibench.registry import get_registry
 
     registry = get_registry()
     cnnspot = registry.detector("cnnspot")

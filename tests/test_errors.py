@@ -48,7 +48,7 @@ def test_only_declared_parameters_are_substituted():
 
 def test_errors_keep_their_parameters_through_pickling_and_subclasses():
     from gibench.data.images import BadImageError
-    from gibench.plugins import UnknownNameError
+    from gibench.registry import UnknownNameError
 
     exc = pickle.loads(pickle.dumps(GibenchError("{epochs} must be at least 1",
                                                  params=["epochs"])))

@@ -153,7 +153,7 @@ def test_runs_record_the_policy_and_boards_keep_policies_apart(toy_plugin, toy_r
 
 @pytest.mark.parametrize("name", ["cnnspot", "spec", "gramnet"])
 def test_detectors_that_take_any_size_evaluate_natively(name, one_thread):
-    from gibench.plugins import build_registry
+    from gibench.registry import build_registry
 
     registry = build_registry()
     spec = registry.detector(name)

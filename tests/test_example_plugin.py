@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gibench.cli import main
-from gibench.plugins import clear_registry_cache, get_registry
+from gibench.registry import clear_registry_cache, get_registry
 from tests.conftest import write_toy_tree
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "gibench-plugin-example"

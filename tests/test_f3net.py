@@ -15,7 +15,7 @@ from PIL import Image
 
 from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 from gibench_baselines import f3net
 
 SIZE = 64  # the mini budget's input size
@@ -576,7 +576,7 @@ def test_f3net_inputs_are_torchvisions_to_the_bit():
     import torchvision.transforms.functional as TF
 
     from gibench.engine.device import Normalizer
-    from gibench.plugins import build_registry
+    from gibench.registry import build_registry
 
     pre = build_registry().detector("f3net").preprocess
     rng = np.random.default_rng(0)

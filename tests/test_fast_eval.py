@@ -18,7 +18,7 @@ from gibench.data.images import BadImageError, _fast_jpeg, decode_rgb, load_rgb
 from gibench.data.layout import index_folder
 from gibench.engine.device import Normalizer, compile_for_eval
 from gibench.engine.evaluate import CLEAN, PHASES, PhaseTimer, Setting, predict, predict_settings
-from gibench.plugins import build_registry
+from gibench.registry import build_registry
 
 CPU = torch.device("cpu")
 PHOTO = skdata.astronaut()  # 512×512 RGB

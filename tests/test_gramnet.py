@@ -436,7 +436,7 @@ def test_recipe_is_the_original_training_script():
 
 
 def test_registered_through_the_baselines_distribution():
-    from gibench.plugins import get_registry
+    from gibench.registry import get_registry
 
     registry = get_registry()
     assert registry.detector("gramnet") is SPEC

@@ -25,7 +25,7 @@ from gibench.leaderboard.paper import TABLES, paper_rows, seed_paper_boards
 from gibench.leaderboard.render import write_rendered
 from gibench.leaderboard.runs import add_run
 from gibench.leaderboard.schema import COLUMN_NAMES
-from gibench.plugins import build_registry, get_registry
+from gibench.registry import build_registry, get_registry
 
 REPO_BOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
 SUBMITTER = "Test Person"

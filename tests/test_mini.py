@@ -10,7 +10,7 @@ import torch
 
 from gibench.builtin import mini
 from gibench.data.layout import index_subset
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 
 
 @pytest.fixture(scope="module")

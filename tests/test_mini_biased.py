@@ -10,14 +10,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from gibench import plugins
 from gibench.builtin import mini, mini_biased
-from gibench.data.audit import audit_root
 from gibench.cli.data import EXIT_SHORTCUT, audit
+from gibench.data.audit import audit_root
 from gibench.data.datasets import infer_dataset
 from gibench.data.layout import index_subset
 from gibench.errors import GibenchError
-from gibench.plugins import clear_registry_cache, get_registry
+from gibench.registry import clear_registry_cache, get_registry
 
 QUALITY = 75
 
@@ -35,10 +34,8 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def registry(monkeypatch):
-    """The registry with the mini_biased built-in plugin (until plugins.py lists it)."""
-    builtin = tuple(dict.fromkeys((*plugins.BUILTIN_PLUGINS, "gibench.builtin.mini_biased")))
-    monkeypatch.setattr(plugins, "BUILTIN_PLUGINS", builtin)
+def registry():
+    """The registry of the built-in plugins (mini_biased among them)."""
     clear_registry_cache()
     return get_registry()
 

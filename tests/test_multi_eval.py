@@ -38,7 +38,7 @@ from gibench.engine.evaluate import (
 )
 from gibench.engine.run import evaluate_many, pair_models, shared_run_names
 from gibench.errors import GibenchError
-from gibench.plugins import build_registry, clear_registry_cache
+from gibench.registry import build_registry, clear_registry_cache
 from tests.conftest import install_fake_distribution, write_toy_tree
 
 CPU = torch.device("cpu")

@@ -9,7 +9,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gibench.plugins import UnknownNameError, get_registry, normalise
+from gibench.registry import UnknownNameError, get_registry, normalise
 
 KINDS = ("subset", "detector", "degradation", "suite")
 LISTING = {"subset": "subsets", "detector": "detectors", "degradation": "degradations",

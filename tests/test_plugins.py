@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import gibench
-from gibench.plugins import (
+from gibench.registry import (
     PluginConflictError,
     UnknownNameError,
     build_registry,

@@ -14,7 +14,7 @@ from PIL import Image
 
 from gibench.errors import GibenchError
 from gibench.outputs import load_checkpoint, load_state_into
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 from gibench_baselines import spec
 from gibench_baselines.transforms import cv2_linear_resize, cv2_linear_resize_batch
 from tests.conftest import write_backbone_file

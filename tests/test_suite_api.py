@@ -82,7 +82,7 @@ def test_a_suite_sees_the_resolved_subsets_and_writes_only_plain_names(toy_plugi
     from gibench.engine.context import RunContext
     from gibench.engine.run import resolve_data
     from gibench.errors import GibenchError
-    from gibench.plugins import get_registry
+    from gibench.registry import get_registry
 
     registry = get_registry()
     config = RunConfig("tinynet", data_root=toy_root, dataset="toy", device="cpu", workers=0,

@@ -16,7 +16,7 @@ from PIL import Image
 from gibench.engine.models import load_detector
 from gibench.errors import GibenchError
 from gibench.outputs import load_state_into
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 from gibench_baselines.timm_recipe import FAKE_INDEX, random_erasing, timm_eval_transform
 
 # Reference counts with a one-logit head: timm 1.0.31 (shared/reference/baselines.md: resnet50

@@ -465,7 +465,7 @@ def precision(report: Report, sizes: Sizes, figures: dict, device_name: str) -> 
     import torch
 
     from gibench.engine.device import EVAL_PRECISIONS, Normalizer, autocast
-    from gibench.plugins import build_registry
+    from gibench.registry import build_registry
 
     device = torch.device(device_name)
     spec = build_registry().detector("resnet50")
@@ -613,7 +613,7 @@ def degradations(report: Report, sizes: Sizes, figures: dict, device_name: str) 
     batched op's speed vs the per-image reference."""
     import torch
 
-    from gibench.plugins import build_registry
+    from gibench.registry import build_registry
 
     device = torch.device(device_name)
     arrays, batch, seeds = _photo_batch(sizes)
@@ -762,7 +762,7 @@ def throughput(report: Report, sizes: Sizes, figures: dict, work: Path,
     from gibench.data.layout import index_split
     from gibench.engine import evaluate as ev
     from gibench.engine.device import AMP_SCORE_BOUND
-    from gibench.plugins import build_registry
+    from gibench.registry import build_registry
 
     device = torch.device(device_name)
     t = time.perf_counter()
@@ -850,7 +850,7 @@ def _settings_throughput(report, figures, det: Detector, sub, device, workers: i
 
     from gibench.builtin.robustness import TABLE5
     from gibench.engine import evaluate as ev
-    from gibench.plugins import build_registry
+    from gibench.registry import build_registry
 
     registry = build_registry()
     settings = [ev.CLEAN] + [ev.Setting(f"{d}:{v:g}", registry.degradation(d), float(v))

@@ -3,7 +3,7 @@
 Call them from a plugin's tests, on its own specs, or on every registered one::
 
     import pytest
-    from gibench.plugins import get_registry
+    from gibench.registry import get_registry
     from gibench.testing import check_detector
 
     @pytest.mark.parametrize("name", ["mydetector"])

@@ -15,7 +15,7 @@ def disabled(ctx: click.Context) -> list[str]:
 
 def registry(ctx: click.Context):
     """The plugin registry, without the plugins this command line disabled."""
-    from gibench.plugins import get_registry
+    from gibench.registry import get_registry
 
     return get_registry(disabled(ctx))
 

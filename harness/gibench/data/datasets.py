@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gibench.data.layout import find_subset_dir
 from gibench.errors import GibenchError
-from gibench.plugins import Registry
+from gibench.registry import Registry
 from gibench.specs import DatasetSpec, SubsetSpec
 
 

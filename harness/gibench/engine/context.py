@@ -36,7 +36,7 @@ from gibench.engine.indexes import IndexCache
 from gibench.engine.models import ModelStore, TrainedModel
 from gibench.engine.resolve import Names, Resolved, RunTransforms, resolve
 from gibench.engine.results import RunRecords
-from gibench.plugins import Registry
+from gibench.registry import Registry
 from gibench.specs import DetectorSpec, SuiteSpec
 
 

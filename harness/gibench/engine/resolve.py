@@ -24,7 +24,7 @@ from gibench.engine.config import RunConfig
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import Setting
 from gibench.errors import GibenchError
-from gibench.plugins import Registry
+from gibench.registry import Registry
 from gibench.specs import (
     Budget,
     DatasetSpec,

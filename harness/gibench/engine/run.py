@@ -42,7 +42,7 @@ from gibench.engine.distributed import init as dist_init
 from gibench.engine.evaluation import share_eval_transforms
 from gibench.errors import GibenchError
 from gibench.outputs import atomic_write_csv, atomic_write_text, sha256_file
-from gibench.plugins import Registry, get_registry, notify
+from gibench.registry import Registry, get_registry, notify
 from gibench.rundir import RunDir, RunDirError, RunRecord
 from gibench.suite import SuiteContext
 

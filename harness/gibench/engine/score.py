@@ -21,7 +21,7 @@ from gibench.engine.models import load_detector
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid
 from gibench.outputs import atomic_write_csv
-from gibench.plugins import get_registry
+from gibench.registry import get_registry
 from gibench.rundir import RunDir, RunDirError, RunRecord
 
 SCORE_FILE_COLUMNS = ["path", "logit", "score", "predicted_fake"]

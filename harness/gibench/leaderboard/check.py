@@ -18,7 +18,7 @@ from gibench.leaderboard.board import INDEX, Board, Problem, board_names, read_b
 from gibench.leaderboard.names import NameCheck
 from gibench.leaderboard.render import BoardSummary, render_board, render_index
 from gibench.leaderboard.schema import describe_key, duplicate_key, row_problems, show
-from gibench.plugins import Registry
+from gibench.registry import Registry
 
 
 @dataclass

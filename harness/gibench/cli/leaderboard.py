@@ -27,8 +27,8 @@ def leaderboard() -> None:
 @leaderboard.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--board", default=None,
-              help="Board to add to (default: <dataset>-<suite> of the run); a new name "
-                   "starts a new board.")
+              help="Board to add to, by name or file name (default: <dataset>-<suite> of the "
+                   "run); a new name starts a new board.")
 @click.option("--source", required=True, type=click.Choice(["reproduced", "new"]),
               help="reproduced: a run of the paper's protocol; new: anything else.")
 @click.option("--submitter", required=True, help="Your name, as the board shows it.")
@@ -40,19 +40,26 @@ def leaderboard() -> None:
 @click.option("--replace", is_flag=True,
               help="Replace results the board already holds for the same detector, weights "
                    "(or seed), subsets, degradation and source.")
+@click.option("--allow-unpublished-plugin", is_flag=True,
+              help="Accept a run whose detector plugin ran from a local folder or with "
+                   "uncommitted changes; the row records it (plugin_origin) and the board "
+                   "shows it.")
 @_ROOT
 @click.pass_context
 def add(ctx: click.Context, run_dir: Path, board: str | None, source: str, submitter: str,
-        reference: str | None, train_subset: str | None, replace: bool, root: Path) -> None:
+        reference: str | None, train_subset: str | None, replace: bool,
+        allow_unpublished_plugin: bool, root: Path) -> None:
     """Add the results of the run in RUN_DIR to a board, then render it.
 
-    Checks the run's provenance first (run.json complete, versions, git commit, weights
-    sha256; results.csv belonging to the run and agreeing with scores.csv).
+    Checks the run's provenance first (run.json complete, versions, git commit, the plugin's
+    code published, weights sha256; results.csv belonging to the run, complete and agreeing
+    with scores.csv).
     """
     from gibench.leaderboard.runs import add_run
 
     result = add_run(run_dir, root, source=source, submitter=submitter, board=board,
                      reference=reference, train_subset=train_subset, replace=replace,
+                     allow_unpublished_plugin=allow_unpublished_plugin,
                      registry=registry(ctx))
     replaced = f", replacing {result.replaced}" if result.replaced else ""
     click.echo(f"added {result.added} row(s) to {result.board}{replaced}; rendered "

@@ -77,13 +77,20 @@ def _device_info(device: torch.device) -> dict[str, Any]:
 
 
 def versions(registry: Registry) -> dict[str, Any]:
+    """Library versions, and each plugin's distribution, version and (for a third-party one)
+    where its code came from (:mod:`gibench.leaderboard.origin`; gibench's is ``git``)."""
     import torchvision
 
+    from gibench.leaderboard.origin import plugin_origins
+
+    plugins = {p.name: {"distribution": p.distribution, "version": p.version,
+                        "status": p.status} for p in registry.plugins}
+    for name, origin in plugin_origins(registry).items():
+        plugins[name]["origin"] = origin
     return {
         "gibench": gibench.__version__, "torch": torch.__version__,
         "torchvision": torchvision.__version__, "python": sys.version.split()[0],
-        "plugins": {p.name: {"distribution": p.distribution, "version": p.version,
-                             "status": p.status} for p in registry.plugins},
+        "plugins": plugins,
     }
 
 

@@ -17,7 +17,14 @@ from pathlib import Path
 import pandas as pd
 
 from gibench.errors import GibenchError
-from gibench.leaderboard.schema import COLUMN_NAMES, SORT_COLUMNS, markup_problem, show
+from gibench.leaderboard.schema import (
+    COLUMN_NAMES,
+    SORT_COLUMNS,
+    TEXT_COLUMNS,
+    formula_problem,
+    markup_problem,
+    show,
+)
 from gibench.outputs import atomic_write_csv
 
 #: Where boards live, relative to the repository root.
@@ -147,13 +154,14 @@ def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def write_board(path: Path, frame: pd.DataFrame) -> None:
     """Write a board atomically, its rows sorted (the same rows always give the same bytes).
 
-    A value that ``check`` would refuse as markup is not written: some (a lone carriage return)
-    would not even survive the CSV round trip.
+    A value that ``check`` would refuse as markup or as a spreadsheet formula is not written:
+    some (a lone carriage return) would not even survive the CSV round trip.
     """
     frame = sort_rows(frame)
     for i, row in enumerate(frame.to_dict("records")):
         for column, value in row.items():
-            problem = markup_problem(value)
+            problem = markup_problem(value) or (
+                formula_problem(value) if column in TEXT_COLUMNS else None)
             if problem:
                 raise GibenchError(f"{path}: not written: row {i + 1}, {column} {show(value)} "
                                    f"{problem}")

@@ -17,7 +17,14 @@ from gibench.errors import GibenchError
 from gibench.leaderboard.board import INDEX, Board, Problem, board_names, read_board
 from gibench.leaderboard.names import NameCheck
 from gibench.leaderboard.render import BoardSummary, render_board, render_index
-from gibench.leaderboard.schema import describe_key, duplicate_key, row_problems, show
+from gibench.leaderboard.paper import PaperCheck
+from gibench.leaderboard.schema import (
+    describe_key,
+    duplicate_key,
+    model_key,
+    row_problems,
+    show,
+)
 from gibench.registry import Registry
 
 
@@ -43,16 +50,28 @@ def rows_problems(board: str, rows: Sequence[Mapping[str, str]], registry: Regis
     """(row index, problem) for every problem of ``rows`` as rows of ``board``: their text,
     their names, and results present twice (``lines``: where each row is, for messages)."""
     names = NameCheck(board, registry, rows)
+    paper = PaperCheck(board, names.dataset)
     found = []
     first: dict[tuple[str, ...], int] = {}
+    models: dict[tuple[str, ...], int] = {}
+
+    def where(i: int) -> str:
+        return f"line {lines[i]}" if lines else f"row {i + 1}"
+
     for i, row in enumerate(rows):
-        found += [(i, p) for p in row_problems(row) + names.problems(row)]
+        found += [(i, p) for p in row_problems(row) + names.problems(row) + paper.problems(row)]
         key = duplicate_key(row)
+        model = model_key(row)
         if key in first:
-            where = f"line {lines[first[key]]}" if lines else f"row {first[key] + 1}"
-            found.append((i, f"duplicate of {where}: {describe_key(row)}"))
-        else:
-            first[key] = i
+            found.append((i, f"duplicate of {where(first[key])}: {describe_key(row)}"))
+        elif model in models:
+            found.append((i, f"the same model as {where(models[model])} (sha256 "
+                             f"{model[1][:12]}…) on the same test subset and degradation: a "
+                             "board holds a model's result once, however it was trained or "
+                             f"added ({describe_key(row)})"))
+        first.setdefault(key, i)
+        if model is not None:
+            models.setdefault(model, i)
     return found
 
 

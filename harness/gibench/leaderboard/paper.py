@@ -112,24 +112,121 @@ gramnet   98.8 94.9 68.8 53.4 95.9 81.6  82.2
 TABLES: tuple[PaperTable, ...] = (TABLE3, TABLE4, TABLE5)
 
 
-def paper_rows(table: PaperTable, registry: Registry) -> list[dict[str, str]]:
-    """The table's cells as board rows; plugin and version are those installed."""
+def transcribed_rows(table: PaperTable) -> list[dict[str, str]]:
+    """The table's cells as board rows, ``plugin`` and ``plugin_version`` left empty."""
     rows = []
     for detector in DETECTORS:
-        if not registry.has("detector", detector):
-            raise GibenchError(f"detector {detector!r} is not installed: "
-                               "pip install -e plugins/gibench-baselines")
-        provider = registry.provider("detector", detector)
         for column, acc in zip(table.columns, table.cells[detector], strict=True):
             row = dict.fromkeys(COLUMN_NAMES, "")
-            row.update(detector=detector, plugin=provider.distribution,
-                       plugin_version=provider.version, weights=TRAINED,
-                       train_subset=table.train_subset, test_subset="sdv1.4",
-                       degradation=CLEAN, acc=acc, date=DATE, source="paper",
-                       reference=table.reference, submitter=SUBMITTER)
+            row.update(detector=detector, weights=TRAINED, train_subset=table.train_subset,
+                       test_subset="sdv1.4", degradation=CLEAN, acc=acc, date=DATE,
+                       source="paper", reference=table.reference, submitter=SUBMITTER)
             row[table.varies] = column
             rows.append(row)
     return rows
+
+
+def paper_rows(table: PaperTable, registry: Registry) -> list[dict[str, str]]:
+    """The table's cells as board rows; plugin and version are those installed."""
+    rows = transcribed_rows(table)
+    for row in rows:
+        if not registry.has("detector", row["detector"]):
+            raise GibenchError(f"detector {row['detector']!r} is not installed: "
+                               "pip install -e plugins/gibench-baselines")
+        provider = registry.provider("detector", row["detector"])
+        row.update(plugin=provider.distribution, plugin_version=provider.version)
+    return rows
+
+
+#: The dataset of the paper: only its boards can hold ``paper`` and ``reproduced`` rows.
+DATASET = "genimage"
+#: Real and generated images in each subset's ``val`` split as distributed
+#: (/work/shared/reference/genimage.md: 6,000 / 6,000 per subset, SD V1.5 8,000 / 8,000).
+VAL_IMAGES: dict[str, int] = {**dict.fromkeys(SUBSETS, 6000), "sdv1.5": 8000}
+#: How far a run's count may be from :data:`VAL_IMAGES` (unreadable files skipped; 17 corrupt
+#: files were reported in one download).
+COUNT_TOLERANCE = 0.02
+#: Columns a paper row must hold exactly as transcribed: all but the plugin's (whichever
+#: distribution provides the detector now; :mod:`gibench.leaderboard.names` checks it).
+_TRANSCRIBED = tuple(c for c in COLUMN_NAMES if c not in ("plugin", "plugin_version"))
+
+
+class PaperCheck:
+    """What the paper says about one board's rows: ``paper`` rows are its transcription cell by
+    cell, ``reproduced`` rows have a paper row to reproduce, and runs on the paper's dataset
+    evaluated about as many images as it has."""
+
+    def __init__(self, board: str, dataset: str | None):
+        self.board = board
+        self.dataset = dataset
+        self.cells: dict[tuple[str, ...], tuple[PaperTable, dict[str, str]]] = {
+            _cell(row): (table, row) for table in TABLES if table.board == board
+            for row in transcribed_rows(table)}
+
+    def problems(self, row: dict[str, str]) -> list[str]:
+        source = row.get("source", "")
+        if source == "paper":
+            return self._paper(row)
+        found = []
+        if source == "reproduced":
+            found.append(self._reproduced(row))
+        if self.dataset == DATASET:
+            found += [self._count(row, k) for k in ("n_real", "n_fake")]
+        return [p for p in found if p]
+
+    def _paper(self, row: dict[str, str]) -> list[str]:
+        detector = row.get("detector", "")
+        if detector not in DETECTORS:
+            return [f"the paper has no row for detector {detector!r} (its detectors: "
+                    f"{', '.join(DETECTORS)}); paper rows come from gibench.leaderboard.paper "
+                    "only"]
+        if (_cell(row)) not in self.cells:
+            boards = ", ".join(t.board for t in TABLES)
+            return [f"the paper has no cell {describe_cell(row)} on board {self.board} (its "
+                    f"tables are on {boards}); paper rows come from gibench.leaderboard.paper "
+                    "only"]
+        table, expected = self.cells[_cell(row)]
+        found = []
+        for column in _TRANSCRIBED:
+            value = row.get(column, "")
+            if value != expected[column]:
+                found.append(f"{column} {value!r} is not the paper's ({expected[column]}, "
+                             f"Table {table.number}); paper rows must equal "
+                             "gibench.leaderboard.paper (seed them with `python -m "
+                             "gibench.leaderboard.paper`)")
+        return found
+
+    def _reproduced(self, row: dict[str, str]) -> str | None:
+        detector = row.get("detector", "")
+        if detector in DETECTORS and self.dataset == DATASET:
+            return None
+        why = (f"the paper has no detector {detector!r}" if detector not in DETECTORS else
+               f"the paper's results are on {DATASET}, this board's on {self.dataset}")
+        return (f"source 'reproduced' has no paper row to reproduce: {why}; use source 'new' "
+                "for anything but the paper's detectors on the paper's dataset")
+
+    def _count(self, row: dict[str, str], column: str) -> str | None:
+        subset, value = row.get("test_subset", ""), row.get(column, "")
+        expected = VAL_IMAGES.get(subset)
+        if expected is None or not value.isdigit():
+            return None
+        if abs(int(value) - expected) <= COUNT_TOLERANCE * expected:
+            return None
+        side = "real" if column == "n_real" else "generated"
+        return (f"{column} {value!r} is far from the {expected} {side} images of "
+                f"GenImage's {subset} val split: a "
+                f"{DATASET} board holds runs on the whole dataset (put others on a board of "
+                "their own dataset)")
+
+
+def _cell(row: dict[str, str]) -> tuple[str, ...]:
+    return tuple(row.get(k, "") for k in ("detector", "train_subset", "test_subset",
+                                          "degradation"))
+
+
+def describe_cell(row: dict[str, str]) -> str:
+    return (f"{row.get('detector')} trained on {row.get('train_subset')}, tested on "
+            f"{row.get('test_subset')} / {row.get('degradation')}")
 
 
 def seed_paper_boards(root: Path = DEFAULT_ROOT, registry: Registry | None = None

@@ -27,11 +27,14 @@ from pathlib import Path
 from gibench.errors import GibenchError
 from gibench.leaderboard.board import INDEX, Board, board_names, load_board
 from gibench.leaderboard.names import board_dataset, board_policy
+from gibench.leaderboard.origin import describe_origin
 from gibench.leaderboard.schema import (
     CLEAN,
     COLUMNS,
+    RECORDED_SINCE,
     SOURCES,
     TRAINED,
+    UNRECORDED,
     is_mean_of,
     parse_degradation,
     parse_number,
@@ -95,6 +98,7 @@ class _Line:
     source: str
     cells: dict[str, Decimal] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    counts: set[tuple[int, int]] = field(default_factory=set)
     avg: Decimal | None = None
     derived: bool = False
 
@@ -122,8 +126,23 @@ def _note(row: dict[str, str]) -> str:
         weights = f"Trained by the run, seed {row['seed']}"
     else:
         weights = f"Weights sha256 {row['weights']}"
+    scores = row["scores_sha256"]
+    scores = (f"scores.csv sha256 {scores[:16]}" if scores != UNRECORDED else
+              f"scores.csv sha256 not recorded (added before {RECORDED_SINCE})")
     return (f"{row['source']} ({row['date']}): {row['reference']}. {weights}; "
-            f"gibench {row['gibench_version']}, {plugin}. Submitted by {row['submitter']}.")
+            f"gibench {row['gibench_version']}, {plugin} "
+            f"({describe_origin(row['plugin_origin'])}); {scores}. "
+            f"Submitted by {row['submitter']}.")
+
+
+def _counts_note(counts: set[tuple[int, int]]) -> str:
+    """How many test images a line's cells were computed on."""
+    def span(values: set[int]) -> str:
+        low, high = min(values), max(values)
+        return f"{low}" if low == high else f"{low}-{high}"
+
+    return (f"Test images per column: {span({r for r, _ in counts})} real, "
+            f"{span({f for _, f in counts})} fake.")
 
 
 def _variant(row: dict[str, str]) -> str:
@@ -221,6 +240,8 @@ def _lines(board: Board, layout: _Layout) -> list[_Line]:
         note = _note(row)
         if note not in line.notes:
             line.notes.append(note)
+        if row["n_real"].isdigit() and row["n_fake"].isdigit():
+            line.counts.add((int(row["n_real"]), int(row["n_fake"])))
     for key, line in _mean_lines(lines, layout).items():
         variants[key] = next(variants[k] for k in lines if k[:4] == key[:4])
         lines[key] = line
@@ -229,6 +250,8 @@ def _lines(board: Board, layout: _Layout) -> list[_Line]:
         if labels.count((line.label, line.source)) > 1:  # same detector twice: say which
             line.label += f" · {variants[key]}"
         line.notes.sort()
+        if line.counts:
+            line.notes.append(_counts_note(line.counts))
         if layout.averaged and all(c in line.cells for c in layout.averaged):
             line.avg = sum((line.cells[c] for c in layout.averaged), Decimal(0)) / len(
                 layout.averaged)
@@ -259,6 +282,7 @@ def _mean_lines(lines: dict[tuple[str, ...], _Line], layout: _Layout
         mean.cells = {c: sum((line.cells[c] for line in group), Decimal(0)) / len(group)
                       for c in columns}
         mean.notes = sorted({note for line in group for note in line.notes})
+        mean.counts = {c for line in group for c in line.counts}
         means[group_key + (f"mean-of-{len(group)}",)] = mean
     return means
 

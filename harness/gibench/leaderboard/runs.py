@@ -3,9 +3,13 @@ they come from.
 
 A run is accepted when ``run.json`` says it completed and records its detector, suite, dataset,
 seed, gibench version, the distribution and version of the detector's plugin, the git commit,
-and the sha256 of the evaluated weights (given with ``--weights``) or of each trained model; and
-when every row of ``results.csv`` belongs to that run and agrees with the per-image scores of
-``scores.csv`` (so no number on a board is typed by hand).
+and the sha256 of the evaluated weights (given with ``--weights``) or of each trained model; when its
+plugin's code is published (:mod:`gibench.leaderboard.origin`), or the submitter accepts that
+the row shows it is not; and when every row of ``results.csv`` belongs to that run, agrees
+with the per-image scores of ``scores.csv``, and the rows are complete (:func:`check_complete`:
+no cherry-picked cell), so no number on a board is typed by hand or chosen. Each row records the
+sha256 of the model evaluated and of ``scores.csv``, and the command without machine-local
+paths (:func:`public_command`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +37,10 @@ from gibench.leaderboard.board import (
 )
 from gibench.leaderboard.check import rows_problems
 from gibench.leaderboard.names import board_dataset, board_policy
+from gibench.leaderboard.origin import describe_origin, is_unpublished
 from gibench.leaderboard.render import write_rendered
 from gibench.leaderboard.schema import (
+    CLEAN,
     COLUMN_NAMES,
     PERCENT_COLUMNS,
     SHA256,
@@ -41,10 +48,13 @@ from gibench.leaderboard.schema import (
     TRAINED,
     describe_key,
     duplicate_key,
-    markup_problem,
+    local_paths,
+    model_key,
     parse_number,
+    text_problem,
 )
 from gibench.metrics import compute_metrics
+from gibench.outputs import sha256_file
 from gibench.registry import Registry, get_registry
 from gibench.rundir import GIVEN_WEIGHTS, HEADLINE_METRICS, KEY_COLUMNS, RunDir, RunRecord
 
@@ -70,8 +80,12 @@ class Provenance:
     gibench_version: str
     plugin: str
     plugin_version: str
+    plugin_origin: str  # gibench.leaderboard.origin
     weights_sha256: str | None  # None: trained by the run
     trained: Mapping[str, str]  # train subset -> sha256 of the model trained on it
+    test_subsets: tuple[str, ...]  # resolved.test_subsets
+    degradations: tuple[str, ...]  # resolved.degradations
+    requested_tests: bool  # whether the run was given its test subsets
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,14 @@ def read_run(run_dir: Path, registry: Registry) -> Provenance:
     git = _field(record, "git", path)
     if not _GIT.fullmatch(git):
         raise GibenchError(f"{path}: git {git!r} is not a commit hash")
+    if provider.distribution == "gibench":  # a built-in plugin: gibench's own checkout
+        origin = f"git:{git}"
+    else:
+        origin = plugin.get("origin")
+        if not isinstance(origin, str) or not origin:
+            raise GibenchError(f"{path}: versions.plugins.{provider.name}.origin is missing: "
+                               "the run was made before gibench recorded where a plugin's code "
+                               "came from; run it again to add it")
     try:
         date = _dt.datetime.fromisoformat(_field(record, "created", path)).date().isoformat()
     except ValueError as exc:
@@ -130,13 +152,18 @@ def read_run(run_dir: Path, registry: Registry) -> Provenance:
             raise GibenchError(f"{path}: training.{subset}.sha256 is missing or not a sha256")
         trained[subset] = digest
     command = record.get("command")
+    resolved = record.get("resolved") or {}
+    config = record.get("config") or {}
     return Provenance(path=path, detector=detector, suite=_field(record, "resolved.suite", path),
                      dataset=_field(record, "resolved.dataset", path),
                      seed=_field(record, "seed", path, int), git=git,
                      command=command if isinstance(command, str) and command else None,
                      date=date, gibench_version=_field(record, "versions.gibench", path),
                      plugin=provider.distribution, plugin_version=str(plugin["version"]),
-                     weights_sha256=sha, trained=trained)
+                     plugin_origin=origin, weights_sha256=sha, trained=trained,
+                     test_subsets=tuple(map(str, resolved.get("test_subsets") or ())),
+                     degradations=tuple(map(str, resolved.get("degradations") or ())),
+                     requested_tests=bool(config.get("test_subsets")))
 
 
 def _results(run_dir: Path) -> pd.DataFrame:
@@ -167,6 +194,89 @@ def _scores(run_dir: Path) -> dict[tuple[str, str, str], pd.DataFrame]:
         return {key: part for key, part in groups}
     except (ValueError, KeyError, pd.errors.ParserError) as exc:
         raise GibenchError(f"{path}: not a readable scores file ({exc})") from exc
+
+
+def check_complete(run: Provenance, results: pd.DataFrame,
+                   scores: Mapping[tuple[str, str, str], pd.DataFrame], path: Path) -> None:
+    """Refuse results that are not everything the run evaluated: a row of ``results.csv``
+    deleted (``scores.csv`` still holds its scores), or a cell deleted from both files (the
+    grid of models × test subsets × settings has a hole, or lacks a model, a test subset or a
+    degradation that ``run.json`` records).
+
+    The test subsets a suite evaluates are ``resolved.test_subsets``, all of them, unless the
+    run asked for no degradation-free suite: a suite evaluating degradations may test only the
+    training subset (``degraded``, ``robustness``), so that is accepted there too.
+    """
+    keys = {(r["train_subset"], r["test_subset"], r["degradation"])
+            for r in results.to_dict("records")}
+    extra = sorted(set(scores) - keys)
+    if extra:
+        train, test, degradation = extra[0]
+        raise GibenchError(f"{path}: scores.csv holds scores for {len(extra)} evaluation(s) "
+                           f"with no row in results.csv, e.g. trained on {train}, tested on "
+                           f"{test} / {degradation}: results.csv has been cut; add the whole "
+                           "run")
+    models = sorted({k[0] for k in keys})
+    tests = sorted({k[1] for k in keys})
+    settings = sorted({k[2] for k in keys})
+    expected_models = [GIVEN_WEIGHTS] if run.weights_sha256 else sorted(run.trained)
+    trains = set(expected_models)
+
+    def refuse(what: str) -> None:
+        raise GibenchError(f"{path}: {what}; results.csv and scores.csv do not hold everything "
+                           f"the run evaluated ({run.path} says what it did): add the whole "
+                           "run")
+
+    for model in expected_models:
+        if model not in models:
+            refuse(f"no result for the model trained on {model}")
+    wanted_tests = list(run.test_subsets)
+    if not run.requested_tests and settings != [CLEAN] and set(tests) <= trains:
+        wanted_tests = tests  # a degradation suite's default: the training subset only
+    for test in wanted_tests:
+        if test not in tests:
+            refuse(f"no result for test subset {test}")
+    for degradation in run.degradations:
+        if degradation not in settings:
+            refuse(f"no result for degradation {degradation}")
+    for model in models:
+        for test in tests:
+            for degradation in settings:
+                if (model, test, degradation) not in keys:
+                    refuse(f"no result for the model trained on {model}, tested on {test} / "
+                           f"{degradation}, though other rows have that test subset and "
+                           "degradation")
+
+
+#: Options whose value is where the run wrote its files: left out of a recorded command.
+_OUTPUT_OPTIONS = ("--out",)
+
+
+def public_command(command: str) -> str:
+    """``command`` without machine-local paths: ``--out PATH`` left out, any other absolute or
+    home path (``--data-root /home/me/GenImage``, ``--subset-dir n=/srv/x``) replaced by the
+    option's name in capitals (``DATA_ROOT``, ``n=SUBSET_DIR``), or ``PATH``."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        tokens = command.split()
+    out: list[str] = []
+    skip = False
+    for i, token in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        option, eq, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if (option or token) in _OUTPUT_OPTIONS:
+            skip = not eq
+            continue
+        previous = tokens[i - 1] if i and tokens[i - 1].startswith("--") else ""
+        name = (option or previous).lstrip("-").replace("-", "_").upper() or "PATH"
+        head, sep, tail = value.rpartition("=")
+        if local_paths(tail if sep else value):
+            value = f"{head}{sep}{name}"
+        out.append(f"{option}{eq}{value}" if option else value)
+    return shlex.join(out)
 
 
 def _same(a: float, b: float) -> bool:
@@ -200,17 +310,27 @@ def _number(value: str) -> str:
 
 
 def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
-             reference: str | None = None, train_subset: str | None = None
+             reference: str | None = None, train_subset: str | None = None,
+             allow_unpublished_plugin: bool = False
              ) -> tuple[Provenance, list[dict[str, str]]]:
     """The run's record and its results as board rows (not yet checked against a board)."""
     run = read_run(run_dir, registry)
+    if is_unpublished(run.plugin_origin) and not allow_unpublished_plugin:
+        raise GibenchError(f"{run.path}: {run.plugin} {run.plugin_version} ran from "
+                           f"{describe_origin(run.plugin_origin)}: no published code says "
+                           "what ran. Commit (and publish) the plugin and run again, or pass "
+                           "{allow_unpublished_plugin} to add it anyway: the row records "
+                           f"plugin_origin {run.plugin_origin} and the board shows it",
+                           params=["allow_unpublished_plugin"])
     results = _results(run_dir)
     scores = _scores(run_dir)
     path = RunDir(run_dir).results
+    check_complete(run, results, scores, path)
+    scores_sha256 = sha256_file(RunDir(run_dir).scores)
     if reference is None:
-        reference = (f"{run.command} (git {run.git})" if run.command
+        reference = (f"{public_command(run.command)} (git {run.git})" if run.command
                      else f"run without a recorded command (git {run.git})")
-        problem = markup_problem(reference)
+        problem = text_problem(reference)
         if problem:
             raise GibenchError(f"{run.path}: the recorded command {problem}; pass "
                                "{reference} with a link to the run instead",
@@ -245,14 +365,16 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
         _check_against_scores(path, line, result, scores)
         rows.append({
             "detector": run.detector, "plugin": run.plugin,
-            "plugin_version": run.plugin_version,
+            "plugin_version": run.plugin_version, "plugin_origin": run.plugin_origin,
             "weights": run.weights_sha256 or TRAINED,
+            "model_sha256": run.weights_sha256 or run.trained[train],
             "seed": "" if run.weights_sha256 else str(run.seed),
             "train_subset": train, "test_subset": result["test_subset"],
             "degradation": result["degradation"],
             **{k: _number(result[k]) for k in PERCENT_COLUMNS},
             "n_real": result["n_real"], "n_fake": result["n_fake"],
-            "gibench_version": run.gibench_version, "date": run.date, "source": source,
+            "gibench_version": run.gibench_version, "scores_sha256": scores_sha256,
+            "date": run.date, "source": source,
             "reference": reference, "submitter": submitter,
         })
     return run, rows
@@ -261,9 +383,13 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
 def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter: str,
             board: str | None = None, reference: str | None = None,
             train_subset: str | None = None, replace: bool = False,
+            allow_unpublished_plugin: bool = False,
             registry: Registry | None = None) -> AddResult:
     """Add a run's results to a board (default ``<dataset>-<suite>``), refusing results the
-    board already holds unless ``replace``; write the CSV and render its Markdown and the index.
+    board already holds (the same result, or the same model on the same cell) unless
+    ``replace``; write the CSV and render its Markdown and the index. ``board`` may be given
+    as its file name (``x.csv``). ``allow_unpublished_plugin``: accept a plugin whose code is a
+    local folder or has uncommitted changes (the row's ``plugin_origin`` says so).
     """
     registry = registry or get_registry()
     root = Path(root)
@@ -272,12 +398,15 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
                            f"{source!r} (paper rows come from the paper's tables only)",
                            params=["source"])
     for option, text in (("submitter", submitter), ("reference", reference)):
-        problem = markup_problem(text) if text is not None else None
+        problem = text_problem(text) if text else None
         if problem or text == "":
             raise GibenchError("{" + option + "=}" + f"{text!r} {problem or 'is empty'}",
                                params=[option])
+    if board is not None and board.endswith(".csv"):
+        board = board.removesuffix(".csv")
     run, rows = run_rows(run_dir, registry, source=source, submitter=submitter,
-                         reference=reference, train_subset=train_subset)
+                         reference=reference, train_subset=train_subset,
+                         allow_unpublished_plugin=allow_unpublished_plugin)
     # Aligned evaluations (--align) never share a board with unaligned ones.
     aligned = sorted(set(_results(run_dir).get("align", pd.Series(["none"])).astype(str))
                      - {"none", "nan"})
@@ -321,12 +450,19 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
                            + "\n".join(lines))
     existing = load_board(path).frame if path.is_file() else empty_frame()
     keys = {duplicate_key(r) for r in rows}
-    clash = [r for r in existing.to_dict("records") if duplicate_key(r) in keys]
+    models = {model_key(r) for r in rows} - {None}
+
+    def clashes(row: Mapping[str, str]) -> bool:
+        return duplicate_key(row) in keys or model_key(row) in models
+
+    clash = [r for r in existing.to_dict("records") if clashes(r)]
     if clash and not replace:
-        raise GibenchError(f"{path}: already holds {len(clash)} of these results, e.g. "
+        same = ("these results" if duplicate_key(clash[0]) in keys else
+                "results of the same model (by its sha256) on the same cells")
+        raise GibenchError(f"{path}: already holds {len(clash)} of {same}, e.g. "
                            f"{describe_key(clash[0])}; pass {{replace}} to replace them",
                            params=["replace"])
-    kept = existing[[duplicate_key(r) not in keys for r in existing.to_dict("records")]]
+    kept = existing[[not clashes(r) for r in existing.to_dict("records")]]
     frame = pd.concat([kept, pd.DataFrame(rows, columns=list(COLUMN_NAMES))],
                       ignore_index=True)
     write_board(path, frame)

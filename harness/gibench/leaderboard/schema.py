@@ -40,6 +40,19 @@ _DEGRADATION = re.compile(rf"({_NAME.pattern}):({_NUMBER.pattern})")
 MARKUP_CHARACTERS = "|<>`[]\\"
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 MAX_TEXT = 500
+#: Characters that a spreadsheet reads as the start of a formula (``=HYPERLINK(...)``); a text
+#: cell may not start with one (numbers are checked as numbers).
+FORMULA_STARTS = "=+-@"
+#: Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): they pass
+#: a category check but make a name invisible or two names look alike, so they are refused.
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+#: ``model_sha256`` and ``scores_sha256`` of rows added before ``add`` recorded them (dated
+#: before :data:`RECORDED_SINCE`): their run directories are gone, so the hashes cannot be
+#: computed; a row dated later must carry them.
+UNRECORDED = "unrecorded"
+RECORDED_SINCE = "2026-11-27"
+_PLUGIN_ORIGIN = re.compile(r"index|local|git:[0-9a-f]{7,40}(\+dirty)?")
+_LOCAL_PATH = re.compile(r"(?:^|[\s=(\"'])((?:/|~/|[A-Za-z]:[\\/])[^\s\"',)]*)")
 
 
 def markup_problem(text: str) -> str | None:
@@ -52,6 +65,9 @@ def markup_problem(text: str) -> str | None:
     for ch in text:
         if ch in MARKUP_CHARACTERS:
             return f"contains {ch!r} (markup is not allowed on a leaderboard)"
+        if ch in BLANK_CHARACTERS:
+            return (f"contains the invisible character U+{ord(ch):04X} (it draws nothing: "
+                    "write visible text)")
         category = unicodedata.category(ch)
         if category[0] == "C" or category in ("Zl", "Zp"):
             return (f"contains the control or invisible character U+{ord(ch):04X} "
@@ -62,6 +78,35 @@ def markup_problem(text: str) -> str | None:
     if text != text.strip():
         return "has leading or trailing spaces"
     return None
+
+
+def formula_problem(text: str) -> str | None:
+    """Why a spreadsheet opening the board would evaluate ``text`` as a formula, or ``None``."""
+    if text and text[0] in FORMULA_STARTS:
+        return (f"starts with {text[0]!r}: a spreadsheet formula (a spreadsheet opening the "
+                "board would evaluate it); start text with a letter or digit")
+    return None
+
+
+def visible_problem(text: str) -> str | None:
+    """``None`` when ``text`` shows at least one letter, digit, mark of punctuation or symbol."""
+    if any(unicodedata.category(ch)[0] in "LNPS" and ch not in BLANK_CHARACTERS
+           for ch in text):
+        return None
+    return "is invisible: it has no visible letter, digit or symbol"
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a free-text cell (``reference``, ``submitter``), or ``None``:
+    markup, a spreadsheet formula, no visible content, or too long."""
+    return (markup_problem(text) or formula_problem(text) or visible_problem(text)
+            or (f"is longer than {MAX_TEXT} characters" if len(text) > MAX_TEXT else None))
+
+
+def local_paths(text: str) -> list[str]:
+    """The machine-local paths in ``text`` (``/tmp/x``, ``~/x``, ``C:\\x``); addresses such as
+    ``https://host/path`` are not paths."""
+    return [m.group(1) for m in _LOCAL_PATH.finditer(text) if len(m.group(1)) > 1]
 
 
 def parse_number(text: str) -> float | None:
@@ -128,7 +173,34 @@ def _source(value: str) -> str | None:
 
 
 def _text(value: str) -> str | None:
-    return f"is longer than {MAX_TEXT} characters" if len(value) > MAX_TEXT else None
+    return text_problem(value)
+
+
+def _reference(value: str) -> str | None:
+    problem = text_problem(value)
+    paths = local_paths(value)
+    if problem or not paths:
+        return problem
+    return (f"holds the machine-local path {paths[0]!r}: link to the run, or give the "
+            "command without it (`add` writes the recorded command so)")
+
+
+def _count(value: str) -> str | None:
+    if not _COUNT.fullmatch(value):
+        return "is not a whole number >= 0"
+    canonical = str(int(value))
+    return None if canonical == value else (
+        f"is not written canonically (write {canonical!r})")
+
+
+def _hash(what: str) -> Callable[[str], str | None]:
+    return lambda v: None if v == UNRECORDED or SHA256.fullmatch(v) else (
+        f"is not the sha256 of {what} (64 lowercase hex digits)")
+
+
+def _plugin_origin(value: str) -> str | None:
+    return None if _PLUGIN_ORIGIN.fullmatch(value) else (
+        "is not index, local, git:COMMIT or git:COMMIT+dirty")
 
 
 @dataclass(frozen=True)
@@ -143,7 +215,6 @@ class Column:
 
 
 _name = _regex(_NAME, "a name (letters, digits and . _ + -, at most 64)")
-_count = _regex(_COUNT, "a whole number >= 0")
 
 #: The columns of every board, in file order. Paper rows publish only ``acc``.
 COLUMNS: tuple[Column, ...] = (
@@ -152,8 +223,13 @@ COLUMNS: tuple[Column, ...] = (
            "distribution that provides the detector"),
     Column("plugin_version", _regex(_VERSION, "a version"), REQUIRED, REQUIRED,
            "its version"),
+    Column("plugin_origin", _plugin_origin, EMPTY, REQUIRED,
+           "where the plugin's code came from: index (a release), git:COMMIT (a checkout or "
+           "VCS install; +dirty: with uncommitted changes), local (a folder not under git)"),
     Column("weights", _weights, REQUIRED, REQUIRED,
            "sha256 of the evaluated weights, or 'trained' (by the run / the paper)"),
+    Column("model_sha256", _hash("the evaluated model"), EMPTY, REQUIRED,
+           "sha256 of the evaluated model (the weights, or the model the run trained)"),
     Column("seed", _count, OPTIONAL, OPTIONAL, "the run's seed when trained, else empty"),
     Column("train_subset", _name, REQUIRED, REQUIRED,
            "canonical subset name, or mean-of-N (average over the N training subsets)"),
@@ -168,9 +244,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("n_fake", _count, EMPTY, REQUIRED, "generated test images"),
     Column("gibench_version", _regex(_VERSION, "a version"), EMPTY, REQUIRED,
            "gibench version of the run"),
+    Column("scores_sha256", _hash("the run's scores.csv"), EMPTY, REQUIRED,
+           "sha256 of the run's scores.csv (the per-image scores every number comes from)"),
     Column("date", _date, REQUIRED, REQUIRED, "ISO date (the run's, or the paper's)"),
     Column("source", _source, REQUIRED, REQUIRED, "paper | reproduced | new"),
-    Column("reference", _text, REQUIRED, REQUIRED,
+    Column("reference", _reference, REQUIRED, REQUIRED,
            "the paper's table, or the run's command and git commit, or a link"),
     Column("submitter", _text, REQUIRED, REQUIRED, "who added the row"),
 )
@@ -181,6 +259,8 @@ PERCENT_COLUMNS: tuple[str, ...] = HEADLINE_METRICS
 #: Two rows with the same values here are the same result; a board holds it once.
 KEY_COLUMNS: tuple[str, ...] = ("detector", "weights", "seed", "train_subset", "test_subset",
                                 "degradation", "source")
+#: Free-text columns (every other column is a name, number, hash, date or fixed word).
+TEXT_COLUMNS: tuple[str, ...] = ("reference", "submitter")
 #: The order rows are written in (then every other column), so a board's CSV is deterministic.
 SORT_COLUMNS: tuple[str, ...] = ("detector", "train_subset", "test_subset", "degradation",
                                  "source", "weights", "seed")
@@ -227,11 +307,35 @@ def row_problems(row: Mapping[str, str]) -> list[str]:
         counts = [row.get(k, "") for k in ("n_real", "n_fake")]
         if all(_COUNT.fullmatch(c) for c in counts) and sum(map(int, counts)) == 0:
             problems.append("n_real and n_fake are both 0: no image was evaluated")
+        model = row.get("model_sha256", "")
+        if SHA256.fullmatch(weights) and SHA256.fullmatch(model) and model != weights:
+            problems.append(f"model_sha256 {show(model)} is not the weights' sha256: the "
+                            "evaluated model is the weights given")
+        date = row.get("date", "")
+        for column in ("model_sha256", "scores_sha256"):
+            if row.get(column) == UNRECORDED and date >= RECORDED_SINCE:
+                problems.append(f"{column} {UNRECORDED!r} is only for rows added before "
+                                f"{RECORDED_SINCE} (this row is dated {date}): "
+                                "`gibench leaderboard add` records it")
     return problems
 
 
 def duplicate_key(row: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(row.get(k, "") for k in KEY_COLUMNS)
+    """The result a row is; ``seed`` normalised (``00`` is seed 0)."""
+    key = dict(row)
+    if _COUNT.fullmatch(key.get("seed", "")):
+        key["seed"] = str(int(key["seed"]))
+    return tuple(key.get(k, "") for k in KEY_COLUMNS)
+
+
+def model_key(row: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The model and the cell a row evaluates, whatever its source or how it names the model
+    (``trained`` with a seed, or the weights' sha256); ``None`` when the model is unknown."""
+    model = row.get("model_sha256", "")
+    if not SHA256.fullmatch(model):
+        return None
+    return (row.get("detector", ""), model, row.get("test_subset", ""),
+            row.get("degradation", ""))
 
 
 def describe_key(row: Mapping[str, str]) -> str:

@@ -38,7 +38,8 @@ def test_cross_generator_run_writes_a_complete_run_directory(toy_plugin, toy_roo
     assert record["resolved"]["dataset"] == "toy"
     assert record["seed"] == 0
     assert record["versions"]["plugins"]["toy"] == {"distribution": "gibench-toy",
-                                                    "version": "1.2.3", "status": "loaded"}
+                                                    "version": "1.2.3", "status": "loaded",
+                                                    "origin": "index"}
     assert record["versions"]["torch"] == torch.__version__
     training = record["training"]["toy-a"]
     assert training["holdout"]["n_train"] + training["holdout"]["n_holdout"] == 48

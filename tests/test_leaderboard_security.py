@@ -78,7 +78,7 @@ def test_numbers_stay_numbers_and_add_refuses_a_formula_submitter(toy_plugin, to
     assert check_root(boards, get_registry()).ok  # metric cells like 0.0 or 100.0 pass
 
 
-# -- invisible names ---------------------------------------------------------------------------------
+# -- invisible names -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["\u3164", "\u2800", "\u3164\u3164", "\u115f\u1160",
                                   "\uffa0", "Jane\u3164"])
 def test_an_invisible_submitter_is_refused(boards, name):
@@ -95,7 +95,7 @@ def test_add_refuses_an_invisible_submitter(toy_plugin, toy_root, boards, tmp_pa
         _add(run_dir, boards, submitter="\u2800\u2800")
 
 
-# -- paper rows are the paper's -------------------------------------------------------------------
+# -- paper rows are the paper's --------------------------------------------------------------------
 def _paper_row(rows, detector="cnnspot", test="adm"):
     return next(r for r in rows if r["detector"] == detector and r["test_subset"] == test)
 
@@ -126,7 +126,7 @@ def test_check_refuses_a_paper_row_with_another_citation(boards):
     assert any("reference 'trust me' is not the paper's" in p for p in problems), problems
 
 
-# -- reproduced needs a paper row -------------------------------------------------------------------
+# -- reproduced needs a paper row ------------------------------------------------------------------
 def test_reproduced_needs_a_detector_of_the_paper(toy_plugin, toy_root, boards, tmp_path):
     run_dir = _toy_run(toy_root, tmp_path / "run")
     with pytest.raises(GibenchError, match="no paper row to reproduce"):
@@ -136,7 +136,7 @@ def test_reproduced_needs_a_detector_of_the_paper(toy_plugin, toy_root, boards, 
     assert any("no paper row to reproduce" in p for p in _problems(boards))
 
 
-# -- duplicates: seeds and models ----------------------------------------------------------------------
+# -- duplicates: seeds and models ------------------------------------------------------------------
 def test_a_seed_written_00_is_the_same_seed(boards):
     path = boards / "mini-cross-generator.csv"
     _edit(path, lambda rows: rows.append({**rows[0], "seed": "00"}))
@@ -190,7 +190,7 @@ def test_add_strips_local_paths_from_the_command(toy_plugin, toy_root, boards, t
         row["reference"])
 
 
-# -- run files: completeness and hash ----------------------------------------------------------------
+# -- run files: completeness and hash --------------------------------------------------------------
 def test_add_refuses_a_cherry_picked_results_csv(toy_plugin, toy_root, boards, tmp_path):
     run_dir = _toy_run(toy_root, tmp_path / "run")
     results = pd.read_csv(run_dir / "results.csv")
@@ -232,7 +232,7 @@ def test_a_genimage_board_refuses_counts_far_from_the_datasets(boards):
     assert not any("far from" in p for p in _problems(boards))
 
 
-# -- plugin provenance ------------------------------------------------------------------------------
+# -- plugin provenance -----------------------------------------------------------------------------
 def _git(folder: Path, *args: str) -> str:
     return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
                           cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
@@ -281,7 +281,7 @@ def test_add_refuses_an_unpublished_plugin_unless_the_row_says_so(toy_plugin, to
     assert any("plugin_origin is empty" in p for p in _problems(boards))
 
 
-# -- --board NAME.csv ---------------------------------------------------------------------------------
+# -- --board NAME.csv ------------------------------------------------------------------------------
 def test_board_given_as_a_file_name(toy_plugin, toy_root, boards, tmp_path):
     run_dir = _toy_run(toy_root, tmp_path / "run")
     result = _add(run_dir, boards, board="toy-cross-generator.csv")

@@ -16,8 +16,8 @@ from pathlib import Path
 from gibench.errors import GibenchError
 from gibench.leaderboard.board import INDEX, Board, Problem, board_names, read_board
 from gibench.leaderboard.names import NameCheck
-from gibench.leaderboard.render import BoardSummary, render_board, render_index
 from gibench.leaderboard.paper import PaperCheck
+from gibench.leaderboard.render import BoardSummary, render_board, render_index
 from gibench.leaderboard.schema import (
     describe_key,
     duplicate_key,

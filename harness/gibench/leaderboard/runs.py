@@ -3,11 +3,12 @@ they come from.
 
 A run is accepted when ``run.json`` says it completed and records its detector, suite, dataset,
 seed, gibench version, the distribution and version of the detector's plugin, the git commit,
-and the sha256 of the evaluated weights (given with ``--weights``) or of each trained model; when its
-plugin's code is published (:mod:`gibench.leaderboard.origin`), or the submitter accepts that
-the row shows it is not; and when every row of ``results.csv`` belongs to that run, agrees
-with the per-image scores of ``scores.csv``, and the rows are complete (:func:`check_complete`:
-no cherry-picked cell), so no number on a board is typed by hand or chosen. Each row records the
+and the sha256 of the evaluated weights (given with ``--weights``) or of each trained model;
+when its plugin's code is published (:mod:`gibench.leaderboard.origin`), or the submitter
+accepts that the row shows it is not; and when every row of ``results.csv`` belongs to that
+run, agrees with the per-image scores of ``scores.csv``, and the rows are complete
+(:func:`check_complete`: no cherry-picked cell), so no number on a board is typed by hand or
+chosen. Each row records the
 sha256 of the model evaluated and of ``scores.csv``, and the command without machine-local
 paths (:func:`public_command`).
 """

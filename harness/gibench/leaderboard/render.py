@@ -398,7 +398,8 @@ def render_index(summaries: Sequence[BoardSummary]) -> str:
     out += ["", "## Columns of a board's CSV", "",
             "Every value is text; `paper` rows fill only `acc` of the metrics and leave the run "
             "columns empty. Names are canonical (`gibench list`). Free text may not contain "
-            "`|`, `<`, `>`, backticks, brackets, backslashes, line breaks or HTML.", ""]
+            "`|`, `<`, `>`, backticks, brackets, backslashes, line breaks, HTML or invisible "
+            "characters, nor start with `=`, `+`, `-` or `@` (a spreadsheet formula).", ""]
     out += md_table(["Column", "Meaning"], [[f"`{c.name}`", md_text(c.doc)] for c in COLUMNS],
                     "ll")
     out.append("")

@@ -6,7 +6,9 @@
 - :mod:`~gibench.leaderboard.runs` — a run directory's results as rows (``add``);
 - :mod:`~gibench.leaderboard.render` — boards and index as Markdown (``render``);
 - :mod:`~gibench.leaderboard.check` — what a leaderboard pull request must satisfy (``check``);
-- :mod:`~gibench.leaderboard.paper` — the GenImage paper's Tables 3, 4 and 5 as rows;
+- :mod:`~gibench.leaderboard.paper` — the GenImage paper's Tables 3, 4 and 5 as rows, and what
+  they imply for a board's rows (paper rows verbatim, ``reproduced`` only of them, counts);
+- :mod:`~gibench.leaderboard.origin` — where a plugin's code came from (recorded in ``run.json``);
 - :mod:`~gibench.leaderboard.cli` — ``gibench leaderboard add | render | check``.
 """
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from gibench.api import batch_of, with_batch
 

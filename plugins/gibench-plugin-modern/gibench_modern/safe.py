@@ -1,5 +1,5 @@
-"""SAFE — Li, Cai, Hao, Jiang, Hu, Feng, "Improving Synthetic Image Detection Towards Generalization:
-An Image Transformation Perspective", KDD 2025 (github.com/Ouxiang-Li/SAFE; every fact below
+"""SAFE — Li, Cai, Hao, Jiang, Hu, Feng, "Improving Synthetic Image Detection Towards
+Generalization: An Image Transformation Perspective", KDD 2025 (github.com/Ouxiang-Li/SAFE; every fact below
 is from that repository: ``models/resnet.py``, ``data/datasets.py``, ``main_finetune.py``,
 ``utils.py``, ``scripts/train.sh``, ``scripts/eval.sh``).
 

@@ -9,8 +9,9 @@ class token after ``ln_post`` projected by ``proj`` (1024 → 768, no bias) — 
 ``fc: Linear(768, 1)``. Here the encoder is timm's ``VisionTransformer`` in CLIP's shape
 (``pre_norm``, no patch bias, LayerNorm ε 1e-5, ``quick_gelu``; timm's
 ``vit_large_patch14_clip_quickgelu_224``), ``proj`` a bias-free linear layer as OpenAI's, and
-``fc`` theirs: 303,966,977 parameters (the encoder with its projection 303,966,208, the probe 769; their
-``CLIPModel`` also holds CLIP's text tower, which ``encode_image`` never uses).
+``fc`` theirs: 303,966,977 parameters (the encoder with its projection 303,966,208, the
+probe 769; their ``CLIPModel`` also holds CLIP's text tower, which ``encode_image`` never
+uses).
 
 Training is a linear probe (``--fix_backbone``): every parameter but ``fc`` is frozen; ``fc``
 starts from ``normal(0, 0.02)`` (``init_gain``); AdamW (their ``--optim adam`` builds

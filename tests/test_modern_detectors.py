@@ -146,7 +146,7 @@ def test_npr_loads_its_authors_checkpoint_layouts(modern, tmp_path):
             torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
     from gibench.api import GibenchError
 
-    with pytest.raises(GibenchError, match="from scratch"):
+    with pytest.raises(GibenchError, match="trains from scratch"):
         npr.build(pretrained="imagenet")
 
 

@@ -48,15 +48,12 @@ import torch.nn.functional as F
 
 from gibench.api import (
     DetectorSpec,
-    GibenchError,
     Preprocess,
     Recipe,
     hookimpl,
-    load_checkpoint,
-    load_state_into,
 )
 from gibench_modern.ops import centre_crop, compose, hflip, random_crop, tile
-from gibench_modern.trunk import TruncatedResNet
+from gibench_modern.trunk import TruncatedResNet, load_from_scratch_model
 
 NAME = "npr"
 INPUT_SIZE = 224
@@ -106,14 +103,7 @@ def build(pretrained: str | Path | None = None, input_size: int = INPUT_SIZE) ->
     """NPR, randomly initialised as theirs (it trains from scratch: there is no ImageNet
     backbone to start from). ``pretrained``: a path to an NPR checkpoint in any layout
     :func:`convert_state_dict` reads (e.g. their ``NPR.pth``)."""
-    model = NPR()
-    if pretrained == "imagenet":
-        raise GibenchError("{pretrained=}imagenet: NPR trains from scratch (its stem and "
-                           "truncated ResNet have no ImageNet weights); give a path to an NPR "
-                           "checkpoint instead", params=["pretrained"])
-    if pretrained is not None:
-        load_state_into(model, convert_state_dict(load_checkpoint(pretrained)), str(pretrained))
-    return model
+    return load_from_scratch_model(NPR(), pretrained, "NPR", convert_state_dict)
 
 
 def make_train(input_size: int, load_size: int | None):

@@ -1,7 +1,7 @@
 """SAFE — Li, Cai, Hao, Jiang, Hu, Feng, "Improving Synthetic Image Detection Towards
-Generalization: An Image Transformation Perspective", KDD 2025 (github.com/Ouxiang-Li/SAFE; every fact below
-is from that repository: ``models/resnet.py``, ``data/datasets.py``, ``main_finetune.py``,
-``utils.py``, ``scripts/train.sh``, ``scripts/eval.sh``).
+Generalization: An Image Transformation Perspective", KDD 2025 (github.com/Ouxiang-Li/SAFE;
+every fact below is from that repository: ``models/resnet.py``, ``data/datasets.py``,
+``main_finetune.py``, ``utils.py``, ``scripts/train.sh``, ``scripts/eval.sh``).
 
 Input (``ResNet._preprocess_dwt``): a one-level 2-D discrete wavelet transform of the image
 on the 0..1 scale (``ToTensor`` only: no ``Normalize``), wavelet ``bior1.3``, ``mode=
@@ -53,15 +53,12 @@ from PIL import Image, ImageEnhance
 
 from gibench.api import (
     DetectorSpec,
-    GibenchError,
     Preprocess,
     Recipe,
     hookimpl,
-    load_checkpoint,
-    load_state_into,
 )
 from gibench_modern.ops import centre_crop, compose, hflip, random_crop, to_uint8
-from gibench_modern.trunk import TruncatedResNet
+from gibench_modern.trunk import TruncatedResNet, load_from_scratch_model
 
 NAME = "safe"
 INPUT_SIZE = 256
@@ -121,14 +118,7 @@ def convert_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
 
 def build(pretrained: str | Path | None = None, input_size: int = INPUT_SIZE) -> SAFE:
     """SAFE, randomly initialised as theirs; ``pretrained``: a path to a SAFE checkpoint."""
-    model = SAFE()
-    if pretrained == "imagenet":
-        raise GibenchError("{pretrained=}imagenet: SAFE trains from scratch (no ImageNet "
-                           "weights for its truncated ResNet); give a path to a SAFE "
-                           "checkpoint instead", params=["pretrained"])
-    if pretrained is not None:
-        load_state_into(model, convert_state_dict(load_checkpoint(pretrained)), str(pretrained))
-    return model
+    return load_from_scratch_model(SAFE(), pretrained, "SAFE", convert_state_dict)
 
 
 # --- their training augmentations ---------------------------------------------------------------

@@ -16,9 +16,15 @@ bias 0, PyTorch's default for ``fc1``; no zero-initialised residual BatchNorm (t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 from torchvision.models.resnet import Bottleneck
+
+from gibench.api import GibenchError, load_checkpoint, load_state_into
 
 #: ResNet-50's bottleneck counts of the two stages kept.
 BLOCKS = (3, 4)
@@ -63,3 +69,18 @@ class TruncatedResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer2(self.layer1(x))
         return self.fc1(torch.flatten(self.avgpool(x), 1))
+
+
+def load_from_scratch_model(model: nn.Module, pretrained: str | Path | None, name: str,
+                            convert: Callable[[Mapping[str, Any]], dict[str, torch.Tensor]]
+                            ) -> nn.Module:
+    """``model`` as built (random, as its authors train it), or with the weights of the
+    checkpoint at ``pretrained`` read through ``convert``; ``"imagenet"`` is refused: neither
+    NPR's nor SAFE's stem has ImageNet weights."""
+    if pretrained == "imagenet":
+        raise GibenchError(f"{{pretrained=}}imagenet: {name} trains from scratch (its 3×3 stem "
+                           "and truncated ResNet have no ImageNet weights); give a path to a "
+                           f"{name} checkpoint instead", params=["pretrained"])
+    if pretrained is not None:
+        load_state_into(model, convert(load_checkpoint(pretrained)), str(pretrained))
+    return model

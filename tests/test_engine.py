@@ -185,6 +185,25 @@ def test_warmup_then_cosine_like_timm():
     assert scheduled_lr(constant, 1e-3, 50, 100, 10) is None  # left to the plateau logic
 
 
+def test_step_schedule_multiplies_the_lr_after_every_step_epochs():
+    from gibench.engine.train import epoch_end_lr
+    from gibench.specs import Recipe
+
+    recipe = Recipe(optimizer="adam", lr=2e-4, epochs=30, batch_size=32, schedule="step",
+                    step_epochs=10, step_gamma=0.9)
+    lr, lrs = 2e-4, []
+    for epoch in range(1, 31):  # the lr each epoch trains with, then the end-of-epoch update
+        lrs.append(lr)
+        lr = epoch_end_lr(recipe, lr, epoch)
+    assert lrs[:10] == [2e-4] * 10
+    assert lrs[10:20] == pytest.approx([1.8e-4] * 10) and lrs[20] == pytest.approx(1.62e-4)
+    plain = Recipe(optimizer="adam", lr=1e-3, epochs=5, batch_size=8)
+    assert epoch_end_lr(plain, 1e-3, 10) == 1e-3  # other schedules: untouched here
+    with pytest.raises(GibenchError, match="step_epochs"):
+        epoch_end_lr(Recipe(optimizer="adam", lr=1e-3, epochs=5, batch_size=8,
+                            schedule="step"), 1e-3, 1)
+
+
 def test_git_state_names_the_commit_and_flags_uncommitted_changes(tmp_path, monkeypatch):
     import subprocess
 

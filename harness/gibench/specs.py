@@ -154,7 +154,9 @@ class Recipe:
 
     ``schedule`` names how the learning rate evolves: ``"plateau"`` (divide by ten when the
     held-out accuracy stops improving for ``patience`` epochs, stop below ``min_lr``; CNNDetection's
-    early stopping), ``"cosine"`` or ``"constant"``.
+    early stopping), ``"cosine"``, ``"step"`` (multiply by ``step_gamma`` after every
+    ``step_epochs`` epochs, as :class:`torch.optim.lr_scheduler.StepLR` with ``step_size``
+    ``step_epochs``; NPR's ``lr × 0.9`` every ``--delr_freq`` epochs) or ``"constant"``.
     """
 
     optimizer: str
@@ -168,6 +170,10 @@ class Recipe:
     schedule: str = "constant"
     patience: int = 5
     min_lr: float = 1e-6
+    #: ``schedule="step"``: the lr is multiplied by ``step_gamma`` after every ``step_epochs``
+    #: epochs (epochs counted from 1: after epochs ``step_epochs``, ``2·step_epochs``, ...)
+    step_epochs: int = 0
+    step_gamma: float = 0.1
     #: linear warm-up from ``warmup_lr`` over this many epochs (timm/DeiT/Swin recipes)
     warmup_epochs: float = 0.0
     warmup_lr: float = 0.0

@@ -98,6 +98,18 @@ def scheduled_lr(recipe: Recipe, base_lr: float, step: int, total_steps: int,
     return None
 
 
+def epoch_end_lr(recipe: Recipe, lr: float, epochs_done: int) -> float:
+    """The lr after ``epochs_done`` epochs (counted from 1) for per-epoch schedules: ``step``
+    multiplies it by ``recipe.step_gamma`` after every ``recipe.step_epochs`` epochs (the
+    ``plateau`` schedule depends on held-out accuracy and is applied by :func:`train`)."""
+    if recipe.schedule != "step":
+        return lr
+    if recipe.step_epochs < 1:
+        raise GibenchError(f"recipe schedule 'step' needs step_epochs >= 1, not "
+                           f"{recipe.step_epochs}")
+    return lr * recipe.step_gamma if epochs_done % recipe.step_epochs == 0 else lr
+
+
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
@@ -213,6 +225,9 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
             since_best = 0
         else:
             since_best += 1
+        if recipe.schedule == "step":
+            lr = epoch_end_lr(recipe, lr, epoch + 1)
+            _set_lr(opt, lr)
         if recipe.schedule == "plateau" and since_best >= recipe.patience:
             # CNNDetection's early stopping: divide the lr by 10, stop once it falls below min.
             lr /= 10.0

@@ -7,6 +7,7 @@
 - :mod:`~gibench.leaderboard.render` — boards and index as Markdown (``render``);
 - :mod:`~gibench.leaderboard.check` — what a leaderboard pull request must satisfy (``check``);
 - :mod:`~gibench.leaderboard.paper` — the GenImage paper's Tables 3, 4 and 5 as rows;
+- :mod:`~gibench.leaderboard.site` — every board as a static web site (``site``);
 - :mod:`~gibench.leaderboard.cli` — ``gibench leaderboard add | render | check``.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 #: The Python API, imported on first use (``gibench`` starts without pandas or torch).
 _API = {"add_run": "runs", "AddResult": "runs", "check_root": "check", "CheckReport": "check",
         "render_root": "render", "write_rendered": "render", "COLUMNS": "schema",
-        "COLUMN_NAMES": "schema", "seed_paper_boards": "paper"}
+        "COLUMN_NAMES": "schema", "seed_paper_boards": "paper", "build_site": "site"}
 
 __all__ = sorted(_API)
 

@@ -10,7 +10,7 @@ What is here:
 - **Hooks**: :data:`hookimpl`, the marker of hook implementations (also ``gibench.hookimpl``).
 - **Specs**, the records the registration hooks return: :class:`DetectorSpec` (with its
   :class:`Preprocess` and :class:`Recipe`), :class:`SubsetSpec`, :class:`DegradationSpec`,
-  :class:`SuiteSpec`; the labels :data:`FAKE` and :data:`REAL`.
+  :class:`SuiteSpec`, :class:`ReporterSpec`; the labels :data:`FAKE` and :data:`REAL`.
 - **Transforms**: :data:`Transform` (``transform(image, rng)`` → uint8 ``(3, S, S)``) and the
   batched-transform protocol (:class:`BatchedTransform`, :data:`BatchOp`, :func:`with_batch`,
   :func:`batch_of`), with :func:`crop_at`, the core's crop that batched centre crops call.
@@ -45,6 +45,7 @@ from gibench.specs import (
     DetectorSpec,
     Preprocess,
     Recipe,
+    ReporterSpec,
     SubsetSpec,
     SuiteSpec,
     Transform,
@@ -57,7 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover - imported on first use (see __getattr__)
 
 __all__ = [
     "CHECKPOINT_SAFE_GLOBALS", "FAKE", "REAL", "BatchOp", "BatchedTransform", "DegradationSpec",
-    "DetectorSpec", "GibenchError", "Preprocess", "Recipe", "SubsetSpec", "SuiteSpec",
+    "DetectorSpec", "GibenchError", "Preprocess", "Recipe", "ReporterSpec", "SubsetSpec",
+    "SuiteSpec",
     "Transform", "batch_of", "check_state", "crop_at", "hookimpl", "load_checkpoint",
     "load_state_into", "with_batch", "CLEAN", "Setting", "SuiteContext",
 ]

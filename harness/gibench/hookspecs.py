@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
         DatasetSpec,
         DegradationSpec,
         DetectorSpec,
+        ReporterSpec,
         SubsetSpec,
         SuiteSpec,
     )
@@ -101,6 +102,17 @@ def gibench_add_suites() -> Sequence[SuiteSpec]:
     """
 
 
+@hookspec
+def gibench_add_reporters() -> Sequence[ReporterSpec]:
+    """Return the reporters this plugin provides: the names ``--report NAME`` accepts.
+
+    Called once when the registry is built. A :class:`~gibench.specs.ReporterSpec` names a
+    reporter and the Python packages it needs; a run asked for a reporter whose package is
+    missing fails before it starts, naming the package. The reporting itself is done by the
+    plugin's run-lifecycle hooks below, for the runs whose ``config["report"]`` names it.
+    """
+
+
 # ---------------------------------------------------------------------------------------------
 # Run-lifecycle hooks: called by the engine while a run progresses, for reporters and loggers.
 #
@@ -146,4 +158,34 @@ def gibench_run_failed(run_dir: Path, status: str, error: str) -> None:
     :param status: ``"interrupted"`` (Ctrl-C, ``KeyboardInterrupt``) or ``"failed"`` (any other
         exception).
     :param error: the exception's type and message (``"ValueError: ..."``).
+    """
+
+
+@hookspec
+def gibench_epoch_finished(run_dir: Path, model: str, epoch: int,
+                           metrics: dict[str, float]) -> None:
+    """Called after each training epoch, once its state is saved (``checkpoints/last.pt``).
+
+    Not called again for the epochs an interrupted run had finished before ``--resume``.
+
+    :param run_dir: the run directory.
+    :param model: the model being trained: its training subset, or its tag (the data-scale
+        suite's ``SUBSET@AXIS=FRACTION``), as its folder under ``train/`` is named.
+    :param epoch: the epoch just finished, from 1.
+    :param metrics: the epoch's record, as ``run.json``'s training history holds it:
+        ``epoch``, ``train_loss``, ``lr``, ``holdout_acc``, ``holdout_auc`` (percent),
+        ``holdout_loss`` and ``seconds`` since training started.
+    """
+
+
+@hookspec
+def gibench_evaluation_finished(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Called after each evaluation of one model on one test subset has been recorded (its
+    ``partial/`` files written): one row per setting (clean, or each degradation).
+
+    Not called for evaluations that ``--resume`` reads back instead of computing.
+
+    :param run_dir: the run directory.
+    :param rows: the evaluation's result rows, with the columns of ``results.csv``
+        (:data:`gibench.rundir.RESULT_COLUMNS`; metrics in percent).
     """

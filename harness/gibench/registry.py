@@ -29,7 +29,14 @@ import pluggy
 import gibench
 from gibench import hookspecs
 from gibench.errors import GibenchError
-from gibench.specs import DatasetSpec, DegradationSpec, DetectorSpec, SubsetSpec, SuiteSpec
+from gibench.specs import (
+    DatasetSpec,
+    DegradationSpec,
+    DetectorSpec,
+    ReporterSpec,
+    SubsetSpec,
+    SuiteSpec,
+)
 
 #: Modules registered as plugins before any third-party one (pytest's ``_pytest/`` model).
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -40,6 +47,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gibench.builtin.robustness",
     "gibench.builtin.datascale",
     "gibench.degradations",
+    "gibench.builtin.reporters",
+    "gibench.builtin.tensorboard",
 )
 ENTRY_POINT_GROUP = "gibench"
 DISABLE_ENV = "GIBENCH_DISABLE_PLUGINS"
@@ -102,6 +111,7 @@ _KINDS: dict[str, tuple[str, type]] = {
     "subset": ("gibench_add_subsets", SubsetSpec),
     "degradation": ("gibench_add_degradations", DegradationSpec),
     "suite": ("gibench_add_suites", SuiteSpec),
+    "reporter": ("gibench_add_reporters", ReporterSpec),
 }
 
 
@@ -238,6 +248,22 @@ def _reject_unknown_hooks(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> 
     for plugin, hooks in unknown_hooks(pm).items():
         pm.set_blocked(plugin)  # unregisters it
         _fail(infos, plugin, PluginValidationError(_unknown_hook_error(plugin, hooks)))
+
+
+def check_reports(registry: Registry, names: Iterable[str]) -> list[str]:
+    """The canonical names of the reporters ``names`` (``--report``); an unknown name, or a
+    reporter whose packages are missing, is an error naming the name or the package."""
+    canonical = []
+    for name in names:
+        spec = registry.get("reporter", name)
+        missing = spec.missing()
+        if missing:
+            raise GibenchError(
+                f"{{report=}}{spec.name} needs the Python package "
+                f"{', '.join(map(repr, missing))}, which is not installed: "
+                f"{spec.install or 'pip install ' + ' '.join(missing)}", params=["report"])
+        canonical.append(spec.name)
+    return list(dict.fromkeys(canonical))
 
 
 def notify(registry: Registry, hook: str, **kwargs: Any) -> None:

@@ -39,6 +39,11 @@ MODEL_FILE = "model.pt"
 TRAINING_JSON = "training.json"
 LAST_CHECKPOINT = "checkpoints/last.pt"
 PARTIAL_DIR = "partial"
+#: one JSON record a line: each training epoch and each evaluation row, as the run progresses
+#: (written by the built-in ``reporters`` plugin; ``pandas.read_json(path, lines=True)``)
+METRICS_JSONL = "metrics.jsonl"
+#: TensorBoard's event files (``--report tensorboard``)
+TENSORBOARD_DIR = "tensorboard"
 
 #: ``train_subset`` of the rows and scores of a run that evaluated given weights.
 GIVEN_WEIGHTS = "(weights)"

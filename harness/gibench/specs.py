@@ -343,3 +343,27 @@ class SuiteSpec:
     render: Callable[[pd.DataFrame, Sequence[SubsetSpec]], str]
     needs_training: bool = True
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReporterSpec:
+    """A reporter a run can ask for with ``--report NAME`` (a TensorBoard or W&B writer).
+
+    The reporting is done by the providing plugin's run-lifecycle hooks
+    (:mod:`gibench.hookspecs`) for the runs whose ``config["report"]`` names it; the spec lets
+    the run check the name and the packages the reporter needs before it starts.
+    """
+
+    name: str
+    description: str
+    #: Python modules the reporter imports (checked, not imported, before the run starts)
+    requires: tuple[str, ...] = ()
+    #: what to install when one is missing (``pip install tensorboard``)
+    install: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def missing(self) -> list[str]:
+        """The modules of :attr:`requires` that are not installed."""
+        import importlib.util
+
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]

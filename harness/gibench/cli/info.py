@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from gibench.cli._common import registry
 
-_KINDS = ("datasets", "detectors", "subsets", "degradations", "suites")
+_KINDS = ("datasets", "detectors", "subsets", "degradations", "suites", "reporters")
 
 
 def _param_count(spec) -> str:

@@ -1,4 +1,5 @@
-"""``gibench leaderboard add | render | check``: a thin layer over :mod:`gibench.leaderboard`."""
+"""``gibench leaderboard add | render | check | site``: a thin layer over
+:mod:`gibench.leaderboard`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ _ROOT = click.option("--root", type=click.Path(path_type=Path), default=Path("le
 
 @click.group()
 def leaderboard() -> None:
-    """Leaderboards: add a run's results, render the Markdown, check a pull request.
+    """Leaderboards: add a run's results, render the Markdown, check a pull request, build the site.
 
     \b
     One CSV per board in leaderboards/ is the source of truth; the Markdown and the index
@@ -91,3 +92,22 @@ def check(ctx: click.Context, root: Path) -> None:
         click.echo(str(problem))
     click.echo(report.summary(), err=not report.ok)
     ctx.exit(0 if report.ok else 1)
+
+
+@leaderboard.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@_ROOT
+@click.pass_context
+def site(ctx: click.Context, out: Path, root: Path) -> None:
+    """Render every board into a static web site in OUT (open OUT/index.html, or publish it).
+
+    \b
+    An index of the boards and detectors, a page per board (the table sortable by any column,
+    provenance footnotes, the robustness plots of boards with degradations) and per detector.
+    Every asset is local: no server, nothing fetched from elsewhere. OUT is replaced as a
+    whole when it holds a site written by this command; any other non-empty folder is refused.
+    """
+    from gibench.leaderboard.site import build_site
+
+    pages = build_site(root, out, registry(ctx))
+    click.echo(f"wrote {len(pages)} pages to {out} (open {out / 'index.html'})")

@@ -79,6 +79,10 @@ def _run_options(f):
                           "to the bit. Disk: 3·S² bytes per image (150 KB at 224 px). Clean "
                           "evaluations only; recorded in run.json."),
         click.option("--no-progress", is_flag=True, help="No progress bars."),
+        click.option("--report", "report", multiple=True, metavar="NAME",
+                     help="Also report to NAME (repeatable): tensorboard (RUN_DIR/tensorboard/; "
+                          "needs the tensorboard package), or a plugin's (gibench list "
+                          "reporters). metrics.jsonl is always written."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -127,6 +131,7 @@ def _config_options(ctx: click.Context, kw: dict) -> dict:
     kw["degradations"] = list(kw["degradations"])
     kw["align"], kw["train_align"] = list(kw["align"]), list(kw["train_align"])
     kw["progress"] = not kw.pop("no_progress")
+    kw["report"] = list(kw["report"])
     kw["subset_dirs"] = {name: (path, label) for name, path, label in
                          map(parse_subset_dir, kw["subset_dirs"])}
     import shlex

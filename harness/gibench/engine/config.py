@@ -55,6 +55,9 @@ class RunConfig:
     holdout_fraction: float = 0.1
     progress: bool = True
     disabled_plugins: list[str] = field(default_factory=list)
+    #: reporters asked for besides the always-on metrics.jsonl (``--report tensorboard``;
+    #: ``gibench list reporters``)
+    report: list[str] = field(default_factory=list)
     #: the command line that started the run (set by the CLI; ``None`` from the Python API)
     command: str | None = None
 

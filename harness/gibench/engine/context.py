@@ -36,7 +36,7 @@ from gibench.engine.indexes import IndexCache
 from gibench.engine.models import ModelStore, TrainedModel
 from gibench.engine.resolve import Names, Resolved, RunTransforms, resolve
 from gibench.engine.results import RunRecords
-from gibench.registry import Registry
+from gibench.registry import Registry, check_reports
 from gibench.specs import DetectorSpec, SuiteSpec
 
 
@@ -66,6 +66,8 @@ class RunContext:
         self.resolved: Resolved = resolve(config, self.names, self.spec, self.suite.name,
                                           eval_precision(self.device, config.eval_precision))
         self.transforms = RunTransforms.of(self.spec, self.resolved, self.device)
+        # an unknown reporter, or one whose package is missing, fails before any work
+        config.report = check_reports(registry, config.report)
         self.records = RunRecords(run_dir, resume, self.job.main)
         self.indexes = IndexCache(self.names, data_root, config.subset_dirs,
                                   self.records.add_time)

@@ -28,6 +28,7 @@ from gibench.engine.evaluate import (
 from gibench.engine.models import TrainedModel
 from gibench.errors import GibenchError
 from gibench.metrics import EXTENDED_COLUMNS, accuracy_at, extended_metrics, sigmoid, threshold_for
+from gibench.registry import notify
 from gibench.rundir import GIVEN_WEIGHTS, SCORE_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -62,6 +63,9 @@ def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_sub
             _record_scores(ctx, trained, test_subset, split, computed[k], clean_label)
 
         out.append(ctx.records.saved(trained, test_subset, split, names, compute))
+        if k in computed and ctx.job.main:  # not for an evaluation read back by --resume
+            notify(ctx.registry, "gibench_evaluation_finished", run_dir=ctx.run_dir,
+                   rows=out[-1])
     return out
 
 

@@ -24,6 +24,7 @@ from gibench.engine.train import TrainConfig, train
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid, threshold_for
 from gibench.outputs import atomic_write_json, load_checkpoint, load_state_into, sha256_file
+from gibench.registry import notify
 from gibench.rundir import MODEL_FILE, TRAINING_JSON, RunDir
 from gibench.specs import DetectorSpec
 
@@ -134,9 +135,13 @@ class ModelStore:
             return TrainedModel(model.eval(), key, ckpt, record["sha256"],
                                 threshold=record["calibration"]["threshold"])
         t = ctx.transforms
+        config = train_config(ctx)
+        config.on_epoch = lambda record: notify(  # rank 0 only: train() calls it there
+            ctx.registry, "gibench_epoch_finished", run_dir=ctx.run_dir, model=key,
+            epoch=record["epoch"], metrics=record)
         result = train(model, kept, held, train_transform=t.train,
                        eval_transform=t.selection, normalizer=t.normalizer,
-                       device=ctx.device, config=train_config(ctx), out_dir=out_dir,
+                       device=ctx.device, config=config, out_dir=out_dir,
                        resume=ctx.resume)
         records.add_time("train", result.seconds)
         records.add_bad(f"{train_subset}/train", result.bad)

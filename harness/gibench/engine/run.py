@@ -158,7 +158,7 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
 
 #: What a resumed run may change: how it runs, not what it computes (the one place this rule is
 #: written; ``gibench run --resume`` passes every option given and lets :func:`resume` refuse).
-RESUME_OVERRIDES: tuple[str, ...] = ("progress", "workers", "compile", "decode_cache")
+RESUME_OVERRIDES: tuple[str, ...] = ("progress", "workers", "compile", "decode_cache", "report")
 
 
 def resume(run_dir: str | Path, **overrides: Any) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,9 @@ class TrainConfig:
     align: object = None
     #: the held-out evaluations' precision on CUDA (the run's --eval-precision)
     eval_precision: str = "fp32"
+    #: called with each epoch's record once its state is saved, in rank 0 only (the run's
+    #: reporters: gibench_epoch_finished)
+    on_epoch: Callable[[dict[str, float]], None] | None = None
 
 
 @dataclass
@@ -250,6 +254,8 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
                                "stopped_early": result.stopped_early,
                                "seconds": time.perf_counter() - start},
                               last)
+            if config.on_epoch is not None:
+                config.on_epoch(record)
         barrier(job)
     if job.enabled:  # every rank saw its own part: count and list the whole job's
         parts = gather_objects((result.images_seen, result.bad), job)

@@ -9,7 +9,8 @@
 - :mod:`~gibench.leaderboard.paper` — the GenImage paper's Tables 3, 4 and 5 as rows, and what
   they imply for a board's rows (paper rows verbatim, ``reproduced`` only of them, counts);
 - :mod:`~gibench.leaderboard.origin` — where a plugin's code came from (recorded in ``run.json``);
-- :mod:`~gibench.leaderboard.cli` — ``gibench leaderboard add | render | check``.
+- :mod:`~gibench.leaderboard.site` — every board as a static web site (``site``);
+- ``gibench leaderboard add | render | check | site`` is :mod:`gibench.cli.leaderboard`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 #: The Python API, imported on first use (``gibench`` starts without pandas or torch).
 _API = {"add_run": "runs", "AddResult": "runs", "check_root": "check", "CheckReport": "check",
         "render_root": "render", "write_rendered": "render", "COLUMNS": "schema",
-        "COLUMN_NAMES": "schema", "seed_paper_boards": "paper"}
+        "COLUMN_NAMES": "schema", "seed_paper_boards": "paper", "build_site": "site"}
 
 __all__ = sorted(_API)
 

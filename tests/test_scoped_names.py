@@ -46,8 +46,9 @@ CLASH = textwrap.dedent("""
 
 @pytest.fixture
 def other(tmp_path, monkeypatch):
-    install_fake_distribution(tmp_path, "gibench-other", "0.1", {"gibench_other": OTHER},
-                              {"other": "gibench_other"})
+    install_fake_distribution(tmp_path, "gibench-other", "0.1",
+                              {"gibench_other_dataset": OTHER},
+                              {"other": "gibench_other_dataset"})
     monkeypatch.syspath_prepend(str(tmp_path))
     clear_registry_cache()
     return tmp_path
@@ -78,8 +79,9 @@ def test_list_shows_the_dataset_column_with_both_biggans(other):
 
 def test_a_clash_within_one_dataset_is_an_error_but_list_and_plugins_work(tmp_path,
                                                                          monkeypatch):
-    install_fake_distribution(tmp_path, "gibench-clash", "0.1", {"gibench_clash": CLASH},
-                              {"clash": "gibench_clash"})
+    install_fake_distribution(tmp_path, "gibench-clash", "0.1",
+                              {"gibench_clash_in_dataset": CLASH},
+                              {"clash": "gibench_clash_in_dataset"})
     monkeypatch.syspath_prepend(str(tmp_path))
     clear_registry_cache()
     with pytest.raises(PluginConflictError) as err:

@@ -72,11 +72,15 @@ class Names:
         return default_train_subset(self.registry, self.dataset_spec, self.data_root)
 
     def test_subsets(self, requested: list[str] | None) -> list[str]:
-        """The test subsets: ``requested`` (canonical), else every subset of the dataset, then
-        the user's folders."""
+        """The test subsets: ``requested`` (canonical), else every subset of the dataset that
+        has its evaluation split, then the user's folders."""
+        from gibench.data.layout import subset_splits
+
         if requested:
             return [self.subset_spec(n).name for n in requested]
-        return [s.name for s in self.registry.subsets(self.dataset)] + list(self.subset_dirs)
+        ds = self.dataset_spec
+        return [s.name for s in self.registry.subsets(self.dataset)
+                if ds.eval_split in subset_splits(s, ds)] + list(self.subset_dirs)
 
     def run_subsets(self) -> list[SubsetSpec]:
         """The specs of the run's subsets: its dataset's, then its ``--subset-dir`` folders

@@ -80,7 +80,7 @@ def _identities(index: ImageIndex) -> list[list]:
     out = []
     for rel in index.paths:
         try:
-            st = os.stat(index.root / rel)
+            st = os.stat(index.resolve(rel))  # an extra root's @NAME/... too
             out.append([rel, st.st_size, st.st_mtime_ns])
         except OSError:
             out.append([rel])
@@ -108,6 +108,9 @@ class DecodedCache:
         made_of = {"version": CACHE_VERSION, "description": description,
                    "transform": fingerprint[0], "shape": list(self.shape),
                    "root": str(Path(index.root).resolve()), "files": _identities(index)}
+        if index.extra_roots:  # only then: the keys of existing caches stay as they were
+            made_of["extra_roots"] = {k: str(Path(v).resolve())
+                                      for k, v in sorted(index.extra_roots.items())}
         self.key = hashlib.sha256(json.dumps(made_of).encode()).hexdigest()[:32]
         self.data_path = self.folder / f"{self.key}.u8"
         self.done_path = self.folder / f"{self.key}.done.npy"

@@ -56,7 +56,7 @@ class Names:
             folder, label = self.subset_dirs[name]
             return SubsetSpec(name, name, "user folder", self.dataset, (str(folder),),
                               description=f"{folder} (all {'fake' if label else 'real'})")
-        spec = self.registry.subset(name)
+        spec = self.registry.subset(name, self.dataset)
         if spec.dataset != self.dataset:
             raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
                                f"this run is on {self.dataset!r} (data root {self.data_root})")
@@ -72,11 +72,15 @@ class Names:
         return default_train_subset(self.registry, self.dataset_spec, self.data_root)
 
     def test_subsets(self, requested: list[str] | None) -> list[str]:
-        """The test subsets: ``requested`` (canonical), else every subset of the dataset, then
-        the user's folders."""
+        """The test subsets: ``requested`` (canonical), else every subset of the dataset that
+        has its evaluation split, then the user's folders."""
+        from gibench.data.layout import subset_splits
+
         if requested:
             return [self.subset_spec(n).name for n in requested]
-        return [s.name for s in self.registry.subsets(self.dataset)] + list(self.subset_dirs)
+        ds = self.dataset_spec
+        return [s.name for s in self.registry.subsets(self.dataset)
+                if ds.eval_split in subset_splits(s, ds)] + list(self.subset_dirs)
 
     def run_subsets(self) -> list[SubsetSpec]:
         """The specs of the run's subsets: its dataset's, then its ``--subset-dir`` folders
@@ -133,7 +137,7 @@ class Resolved:
     workers: int
     budget: Budget
     #: the dataset's split names: trained on (and calibrated on), and evaluated on by default
-    train_split: str
+    train_split: str | None
     eval_split: str
     #: the dataset's label folders (folder name -> label)
     labels: tuple[tuple[str, int], ...]
@@ -205,7 +209,10 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
     recipe = spec.recipe
     return Resolved(
         detector=spec.name, suite=suite, dataset=names.dataset, data_root=names.data_root,
-        train_subset=names.train_subset(config.train_subset),
+        # a test-only dataset evaluating given weights has no training subset ("")
+        train_subset=("" if config.weights is not None and not config.train_subset
+                      and dataset.train_split is None
+                      else names.train_subset(config.train_subset)),
         test_subsets=tuple(names.test_subsets(config.test_subsets)),
         input_size=input_size, load_size=load_size,
         epochs=config.epochs if config.epochs is not None else budget.epochs,

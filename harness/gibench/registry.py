@@ -64,7 +64,22 @@ class UnknownNameError(GibenchError, KeyError):
 
 
 class PluginConflictError(GibenchError):
-    """Two plugins claim the same name (or alias) for one kind of spec."""
+    """Two plugins claim the same name (or alias) for one kind of spec (for subsets: within
+    one dataset)."""
+
+
+class AmbiguousNameError(GibenchError, KeyError):
+    """A plain subset name that several datasets have: the qualified names are the answer."""
+
+    def __init__(self, name: str, keys: Iterable[str]) -> None:
+        self.name, self.keys = name, sorted(keys)
+        self.message = (f"subset name {name!r} is ambiguous: it is a subset of several "
+                        f"datasets; name one as {' or '.join(self.keys)} (or choose the "
+                        f"dataset)")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class PluginValidationError(GibenchError):
@@ -111,35 +126,80 @@ class Registry:
 
     pm: pluggy.PluginManager
     plugins: list[PluginInfo]
+    #: kind → key → entry; a subset's key is ``DATASET/NAME``, the others' their name
     entries: dict[str, dict[str, Entry[Any]]] = field(default_factory=dict)
-    _keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: clashes found while loading (:meth:`check` raises them; listing commands show them)
+    conflicts: list[str] = field(default_factory=list)
+    _keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     # -- lookups ---------------------------------------------------------------------------
-    def resolve(self, kind: str, name: str) -> str:
-        """Canonical name for ``name`` or an alias of it; :class:`UnknownNameError` otherwise."""
-        key = normalise(name)
+    def resolve(self, kind: str, name: str, dataset: str | None = None) -> str:
+        """Canonical name for ``name`` or an alias of it; :class:`UnknownNameError` otherwise.
+
+        Subset names are scoped by dataset: ``DATASET/NAME`` is one dataset's subset; a plain
+        name (or alias) is the one subset of that name, or ``dataset``'s when several datasets
+        have one (:class:`AmbiguousNameError` listing the qualified names otherwise). The
+        answer is the plain canonical name; :meth:`key` gives the qualified one."""
+        key = self.key(kind, name, dataset)
+        return self.entries[kind][key].spec.name if kind == "subset" else key
+
+    def key(self, kind: str, name: str, dataset: str | None = None) -> str:
+        """The registry's key for ``name``: the canonical name, ``DATASET/NAME`` for a
+        subset (see :meth:`resolve`)."""
         keys = self._keys.get(kind, {})
-        if key in keys:
-            return keys[key]
-        known = list(self.entries.get(kind, {}))
+        if kind != "subset":
+            if normalise(name) in keys:
+                return keys[normalise(name)][0]
+            raise UnknownNameError(kind, name, list(self.entries.get(kind, {})))
+        found = self.subset_keys(name)
+        if dataset is not None and len(found) > 1:
+            ds = normalise(self.dataset(dataset).name) if self.has_dataset(dataset) \
+                else normalise(dataset)
+            mine = [k for k in found if normalise(k.split("/", 1)[0]) == ds]
+            found = mine or found
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise AmbiguousNameError(name, found)
+        known = (list(self.entries.get(kind, {})) if "/" in name
+                 else [e.spec.name for e in self.entries.get(kind, {}).values()])
         raise UnknownNameError(kind, name, known)
 
+    def subset_keys(self, name: str) -> list[str]:
+        keys = self._keys.get("subset", {})
+        if "/" in name:
+            dataset, _, plain = name.rpartition("/")
+            if self.has_dataset(dataset):
+                dataset = self.dataset(dataset).name
+            return [k for k in keys.get(normalise(plain), [])
+                    if normalise(k.split("/", 1)[0]) == normalise(dataset)]
+        return list(keys.get(normalise(name), []))
+
     def has(self, kind: str, name: str) -> bool:
-        """Whether ``name`` (or an alias) is registered for ``kind``."""
+        """Whether ``name`` (or an alias; for a subset also ``DATASET/NAME``) is registered for
+        ``kind`` (an ambiguous subset name is registered)."""
+        if kind == "subset":
+            return bool(self.subset_keys(name))
         return normalise(name) in self._keys.get(kind, {})
 
-    def get(self, kind: str, name: str) -> Any:
-        return self.entries[kind][self.resolve(kind, name)].spec
+    def has_dataset(self, name: str) -> bool:
+        """Whether ``name`` is a dataset (registered, or named by subsets)."""
+        return self.has("dataset", name) or name in self.datasets()
+
+    def get(self, kind: str, name: str, dataset: str | None = None) -> Any:
+        return self.entries[kind][self.key(kind, name, dataset)].spec
 
     def provider(self, kind: str, name: str) -> PluginInfo:
-        plugin = self.entries[kind][self.resolve(kind, name)].plugin
+        plugin = self.entries[kind][self.key(kind, name)].plugin
         return next(p for p in self.plugins if p.name == plugin)
 
     def detector(self, name: str) -> DetectorSpec:
         return self.get("detector", name)
 
-    def subset(self, name: str) -> SubsetSpec:
-        return self.get("subset", name)
+    def subset(self, name: str, dataset: str | None = None) -> SubsetSpec:
+        """The spec of subset ``name`` (``DATASET/NAME``, a name or an alias; a plain name of
+        several datasets' subsets is resolved within ``dataset``)."""
+        return self.get("subset", name, dataset)
 
     def dataset(self, name: str) -> DatasetSpec:
         """The spec of dataset ``name`` (or an alias): the one a plugin registered, or, for a
@@ -172,27 +232,43 @@ class Registry:
     def failures(self) -> list[PluginInfo]:
         return [p for p in self.plugins if p.status == "failed"]
 
+    def check(self) -> Registry:
+        """Raise :class:`PluginConflictError` naming every clash (two plugins claiming one
+        name within a kind, or within one dataset for subsets); returns the registry."""
+        if self.conflicts:
+            raise PluginConflictError("\n".join(self.conflicts))
+        return self
+
     # -- building --------------------------------------------------------------------------
     def _add(self, kind: str, spec: Any, plugin: str) -> None:
+        """Register ``spec``; a name or alias already claimed (within its dataset, for a
+        subset) by another spec raises :class:`PluginConflictError` naming both plugins."""
         entries = self.entries.setdefault(kind, {})
         keys = self._keys.setdefault(kind, {})
+        key = f"{spec.dataset}/{spec.name}" if kind == "subset" else spec.name
+        scope = (lambda k: k.split("/", 1)[0] == spec.dataset) if kind == "subset" else \
+            (lambda k: True)
         names = [spec.name, *getattr(spec, "aliases", ())]
         for n in names:
-            other = keys.get(normalise(n))
-            if other is not None and other != spec.name:
-                raise PluginConflictError(
-                    f"{kind} name {n!r} is provided by both plugin "
-                    f"{entries[other].plugin!r} ({kind} {other!r}) and plugin {plugin!r} "
-                    f"({kind} {spec.name!r}); uninstall or disable one (-p no:NAME)."
-                )
-        if spec.name in entries:
+            for other in keys.get(normalise(n), []):
+                if other != key and scope(other):
+                    what = f"{kind} name {n!r}" + (f" of dataset {spec.dataset!r}"
+                                                   if kind == "subset" else "")
+                    raise PluginConflictError(
+                        f"{what} is provided by both plugin {entries[other].plugin!r} "
+                        f"({kind} {entries[other].spec.name!r}) and plugin {plugin!r} "
+                        f"({kind} {spec.name!r}); rename one (a plugin's own names), or "
+                        "uninstall or disable one (-p no:NAME).")
+        if key in entries:
             raise PluginConflictError(
-                f"{kind} {spec.name!r} is provided by both plugin {entries[spec.name].plugin!r} "
-                f"and plugin {plugin!r}; uninstall or disable one (-p no:NAME)."
+                f"{kind} {key!r} is provided by both plugin {entries[key].plugin!r} "
+                f"and plugin {plugin!r}; rename one, or uninstall or disable one (-p no:NAME)."
             )
-        entries[spec.name] = Entry(spec, plugin)
+        entries[key] = Entry(spec, plugin)
         for n in names:
-            keys.setdefault(normalise(n), spec.name)
+            bucket = keys.setdefault(normalise(n), [])
+            if key not in bucket:
+                bucket.append(key)
 
 
 def disabled_from_env() -> set[str]:
@@ -255,8 +331,13 @@ def notify(registry: Registry, hook: str, **kwargs: Any) -> None:
                   file=sys.stderr)
 
 
-def build_registry(disabled: Iterable[str] = (), entry_points: bool = True) -> Registry:
-    """Create the plugin manager, load built-in and installed plugins, collect their specs."""
+def build_registry(disabled: Iterable[str] = (), entry_points: bool = True,
+                   strict: bool = True) -> Registry:
+    """Create the plugin manager, load built-in and installed plugins, collect their specs.
+
+    A name clash is recorded in :attr:`Registry.conflicts` (the second spec is left out) and,
+    when ``strict``, raised (:class:`PluginConflictError`); ``gibench list`` and ``gibench
+    plugins`` build without ``strict``, to show it."""
     blocked = set(disabled) | disabled_from_env()
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -297,19 +378,23 @@ def build_registry(disabled: Iterable[str] = (), entry_points: bool = True) -> R
                 _fail(registry.plugins, impl.plugin_name, exc)
                 continue
             for spec in specs:
-                registry._add(kind, spec, impl.plugin_name)
-    return registry
+                try:
+                    registry._add(kind, spec, impl.plugin_name)
+                except PluginConflictError as exc:  # kept: diagnostics must still list
+                    registry.conflicts.append(str(exc))
+    return registry.check() if strict else registry
 
 
 _CACHE: dict[frozenset[str], Registry] = {}
 
 
-def get_registry(disabled: Iterable[str] = ()) -> Registry:
-    """The registry for this process (built once per set of disabled plugins)."""
+def get_registry(disabled: Iterable[str] = (), strict: bool = True) -> Registry:
+    """The registry for this process (built once per set of disabled plugins); ``strict``
+    raises its name clashes (:meth:`Registry.check`)."""
     key = frozenset(disabled) | frozenset(disabled_from_env())
     if key not in _CACHE:
-        _CACHE[key] = build_registry(key)
-    return _CACHE[key]
+        _CACHE[key] = build_registry(key, strict=False)
+    return _CACHE[key].check() if strict else _CACHE[key]
 
 
 def clear_registry_cache() -> None:

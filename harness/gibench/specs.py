@@ -48,6 +48,16 @@ class SubsetSpec:
     #: A control, not a generator (e.g. mini-biased's placebo): evaluated and shown like any
     #: subset, but left out of averages over generators and of the matrix suite's trainings.
     control: bool = False
+    #: Where this subset's images live, overriding its dataset's :attr:`DatasetSpec.layout`
+    #: (the same pattern grammar; ``None``: the dataset's).
+    layout: str | None = None
+    #: Per label (:data:`REAL` / :data:`FAKE`), a pattern overriding the layout for that label
+    #: only: UniversalFakeDetect's reals shared by several subsets (``{REAL: "laion/0_real"}``),
+    #: Synthbuster's reals in a second root (``{REAL: "@raise"}``).
+    sources: Mapping[int, str] = field(default_factory=dict)
+    #: The splits this subset has (``None``: its dataset's ``splits``); a subset without its
+    #: dataset's ``train_split`` can be tested on, not trained on.
+    splits: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,14 +87,23 @@ class Budget:
 class DatasetSpec:
     """A named collection of subsets with its own conventions on disk.
 
-    Every subset (:class:`SubsetSpec`) names its dataset. A dataset lays each subset out as
-    ``<subset dir>/<split>/<label folder>/...images`` with its own names for the splits
-    (``splits``) and for the label folders (``label_folders``: GenImage's ``ai``/``nature``,
-    the field's ``1_fake``/``0_real``...). A dataset that no plugin describes (its subsets name
-    it, nothing registers it) gets :meth:`default`: the conventions below.
+    Every subset (:class:`SubsetSpec`) names its dataset. ``layout`` says where the images of
+    one label of one split of one subset live, relative to the dataset's root — by default
+    ``{subset}/{split}/{label}`` — with the dataset's own names for the splits (``splits``) and
+    for the label folders (``label_folders``: GenImage's ``ai``/``nature``, the field's
+    ``1_fake``/``0_real``...). The pattern grammar (``**``, ``@ROOT``, per-label ``sources``,
+    per-subset layouts and splits) is :mod:`gibench.data.layout`'s. A dataset that no plugin
+    describes (its subsets name it, nothing registers it) gets :meth:`default`: the conventions
+    below.
 
+    - ``extra_roots`` are the other roots the dataset needs besides its own, name →
+      description (Synthbuster's ``{"raise": "RAISE-1k, the real photographs"}``); a pattern
+      reaches one as its first segment ``@NAME``, and a run gives it as
+      ``data_root={"DATASET.NAME": path}`` (``--data-root DATASET.NAME=PATH``).
     - ``train_split`` is the split models train on (and whose held-out part calibrates them);
-      ``eval_split`` the split suites evaluate on (GenImage has no test split: ``val``).
+      ``None`` for a test-only dataset (nothing trains on it; it has no default training
+      subset). ``eval_split`` is the split suites evaluate on (GenImage has no test split:
+      ``val``).
     - ``default_train_subset`` is the subset a run trains on when none is asked for; ``None``
       means the first of the dataset's subsets, controls (:attr:`SubsetSpec.control`) aside,
       whose folder under the data root holds ``train_split``.
@@ -109,7 +128,7 @@ class DatasetSpec:
     description: str = ""
     default_train_subset: str | None = None
     splits: tuple[str, ...] = SPLITS
-    train_split: str = "train"
+    train_split: str | None = "train"
     eval_split: str = "val"
     label_folders: Mapping[str, int] = field(default_factory=lambda: dict(LABEL_FOLDERS))
     recognise: Callable[[Path], bool] | None = None
@@ -119,6 +138,8 @@ class DatasetSpec:
     budget: Callable[[DetectorSpec, bool], Budget] | None = None
     command: Any = None
     aliases: tuple[str, ...] = ()
+    layout: str = "{subset}/{split}/{label}"
+    extra_roots: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def default(cls, name: str) -> DatasetSpec:

@@ -13,11 +13,18 @@ def disabled(ctx: click.Context) -> list[str]:
     return (ctx.find_root().obj or {}).get("disabled", [])
 
 
-def registry(ctx: click.Context):
-    """The plugin registry, without the plugins this command line disabled."""
+def registry(ctx: click.Context, strict: bool = True):
+    """The plugin registry, without the plugins this command line disabled; ``strict``: a
+    name clash between plugins is an error (the listing commands show it instead)."""
     from gibench.registry import get_registry
 
-    return get_registry(disabled(ctx))
+    return get_registry(disabled(ctx), strict=strict)
+
+
+def warn_conflicts(reg) -> None:
+    """Print the registry's name clashes on stderr (for the listing commands)."""
+    for conflict in reg.conflicts:
+        click.echo(f"conflict: {conflict}", err=True)
 
 
 def subset_list(value: str | None) -> list[str] | None:

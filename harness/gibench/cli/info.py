@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from tabulate import tabulate
 
-from gibench.cli._common import registry
+from gibench.cli._common import registry, warn_conflicts
 
 _KINDS = ("datasets", "detectors", "subsets", "degradations", "suites")
 
@@ -28,7 +28,7 @@ def _values(values) -> str:
 @click.pass_context
 def list_(ctx: click.Context, kind: str | None) -> None:
     """List datasets, detectors, subsets, degradations and suites (all without KIND)."""
-    reg = registry(ctx)
+    reg = registry(ctx, strict=False)
     for k in [kind] if kind else _KINDS:
         single = k[:-1]
         entries = reg.entries.get(single, {})
@@ -44,7 +44,7 @@ def list_(ctx: click.Context, kind: str | None) -> None:
                 rows.append([name, s.paper, s.preprocess.input_size, _param_count(s),
                              entry.plugin])
             elif single == "subset":
-                rows.append([name, s.display_name, s.dataset, s.family, aliases])
+                rows.append([s.name, s.display_name, s.dataset, s.family, aliases])
             elif single == "dataset":
                 rows.append([name, s.display_name, s.default_train_subset or "-",
                              "/".join(s.splits), ", ".join(s.label_folders),
@@ -67,13 +67,14 @@ def list_(ctx: click.Context, kind: str | None) -> None:
     if reg.failures:
         click.echo(f"{len(reg.failures)} plugin(s) failed to load: see `gibench plugins`",
                    err=True)
+    warn_conflicts(reg)
 
 
 @click.command()
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
     """Show every plugin: distribution, version, status, and the error of a broken one."""
-    reg = registry(ctx)
+    reg = registry(ctx, strict=False)
     rows = []
     for info in reg.plugins:
         provides = []
@@ -86,5 +87,6 @@ def plugins(ctx: click.Context) -> None:
                      ", ".join(provides) or info.error])
     click.echo(tabulate(rows, headers=["plugin", "distribution", "version", "source", "status",
                                        "provides / error"], tablefmt="simple"))
+    warn_conflicts(reg)
 
 

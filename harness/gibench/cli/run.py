@@ -12,10 +12,12 @@ from gibench.cli._common import disabled, registry, subset_list
 
 def _run_options(f):
     options = [
-        click.option("--data-root", type=click.Path(path_type=Path), default=None,
+        click.option("--data-root", "data_root", multiple=True, metavar="[NAME=]PATH",
                      help="Folder holding a dataset (GenImage in any of its three layouts, "
-                          "or another; gibench list datasets). Default: the embedded dataset, "
-                          "built on first use."),
+                          "or another; gibench list datasets). Repeatable as NAME=PATH, NAME "
+                          "a dataset or DATASET.ROOT for one of its extra roots (synthbuster."
+                          "raise=/d/RAISE). Default: the embedded dataset, built on first "
+                          "use."),
         click.option("--dataset", default=None,
                      help="Dataset of --data-root (default: the one that recognises the "
                           "folder); without --data-root, an embedded dataset to build."),
@@ -121,8 +123,10 @@ def _start_shared(ctx: click.Context, models: list, kw: dict) -> None:
 
 def _config_options(ctx: click.Context, kw: dict) -> dict:
     """The command's options as :class:`~gibench.engine.config.RunConfig` fields."""
+    from gibench.data.datasets import parse_data_roots
     from gibench.engine.config import parse_subset_dir
 
+    kw["data_root"] = parse_data_roots(kw["data_root"])
     kw["test_subsets"] = subset_list(kw["test_subsets"])
     kw["degradations"] = list(kw["degradations"])
     kw["align"], kw["train_align"] = list(kw["align"]), list(kw["train_align"])

@@ -13,10 +13,11 @@ module applies their specs and never names one:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from gibench.data.layout import find_subset_dir
+from gibench.data.layout import find_subset_dir, has_split
 from gibench.errors import GibenchError
 from gibench.registry import Registry
 from gibench.specs import DatasetSpec, SubsetSpec
@@ -74,6 +75,95 @@ def no_root_dataset(registry: Registry) -> DatasetSpec:
                        f"(datasets: {', '.join(registry.datasets())})")
 
 
+#: What ``data_root`` may be: one folder, or ``{NAME: folder}`` where NAME is a dataset (or
+#: an alias; ``""``: a folder whose dataset is recognised) or ``DATASET.ROOT``, one of the
+#: dataset's extra roots.
+DataRoot = Path | str | Mapping[str, Path | str] | None
+
+_NAMED_ROOT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.+\-]*)=(.+)$")
+
+
+def parse_data_roots(values: Sequence[str]) -> DataRoot:
+    """The command line's ``--data-root [NAME=]PATH`` values (repeatable) as a ``data_root``:
+    ``None``, one path, or a mapping (an unnamed path under ``""``)."""
+    if not values:
+        return None
+    roots: dict[str, Path] = {}
+    for value in values:
+        match = _NAMED_ROOT.match(value)
+        name, path = (match[1], match[2]) if match and not Path(value).exists() else ("", value)
+        if name in roots:
+            raise GibenchError(f"{{data_root}} {name or 'without a name'} given twice: "
+                               f"{roots[name]} and {path}", params=["data_root"])
+        roots[name] = Path(path).expanduser()
+    if list(roots) == [""]:
+        return roots[""]
+    return roots
+
+
+def split_roots(registry: Registry, data_root: DataRoot, dataset: str | None
+                ) -> tuple[Path | None, str | None, dict[str, Path]]:
+    """(the dataset's root or ``None``, the dataset's canonical name or ``None``: to be
+    recognised, its extra roots by name) of a single-dataset run given ``data_root`` (see
+    :data:`DataRoot`) and ``dataset``. A mapping naming several datasets needs ``dataset``;
+    a key naming no dataset, or an extra root its dataset does not declare, is an error."""
+    if data_root is None or isinstance(data_root, (str, Path)):
+        root = None if data_root is None else Path(data_root).expanduser()
+        return root, (registry.dataset(dataset).name if dataset else None), {}
+    mains: dict[str, Path] = {}
+    extras: dict[str, dict[str, Path]] = {}
+    for key, value in data_root.items():
+        path = Path(value).expanduser()
+        if not key or registry.has_dataset(key):
+            mains[registry.dataset(key).name if key else ""] = path
+            continue
+        name, dot, extra = key.rpartition(".")
+        if not dot or not registry.has_dataset(name):
+            raise GibenchError(f"{{data_root}} {key}={value}: {key!r} names no dataset "
+                               f"(datasets: {', '.join(registry.datasets())}) nor an extra "
+                               "root DATASET.ROOT", params=["data_root"])
+        spec = registry.dataset(name)
+        if extra not in spec.extra_roots:
+            raise GibenchError(f"{{data_root}} {key}={value}: dataset {spec.name!r} has no "
+                               f"extra root {extra!r} (it declares: "
+                               f"{', '.join(spec.extra_roots) or 'none'})",
+                               params=["data_root"])
+        extras.setdefault(spec.name, {})[extra] = path
+    named = sorted({n for n in (*mains, *extras) if n})
+    if dataset:
+        name: str | None = registry.dataset(dataset).name
+    elif len(named) <= 1:
+        name = named[0] if named else None
+    else:
+        raise GibenchError(f"data roots of several datasets ({', '.join(named)}): a run covers "
+                           "one dataset; name it with {dataset}", params=["dataset"])
+    others = [n for n in named if n != name]
+    if others:
+        raise GibenchError(f"data roots of datasets {', '.join(others)} given to a run on "
+                           f"{name!r}: a run covers one dataset", params=["dataset"])
+    root = mains[name] if name in mains else mains.get("")
+    return root, name, extras.get(name or "", {})
+
+
+def check_extra_roots(spec: DatasetSpec, extra: Mapping[str, Path]) -> dict[str, Path]:
+    """``extra`` when it gives every extra root ``spec`` declares, each a folder; else a
+    :class:`GibenchError` naming the option that gives the first one missing."""
+    from gibench.data.layout import extra_root
+
+    return {name: extra_root(extra, name, spec) for name in spec.extra_roots}
+
+
+def resolve_roots(registry: Registry, data_root: DataRoot, dataset: str | None,
+                  progress: bool = True) -> tuple[Path, str, dict[str, Path]]:
+    """(data root, canonical dataset name, extra roots by name) of a single-dataset run given
+    ``data_root`` (:data:`DataRoot`) and ``dataset`` (either may be ``None``): a root without
+    a dataset is recognised; without a root the dataset is built on demand (seed 0); every
+    extra root the dataset declares must be given."""
+    root, name, extra = split_roots(registry, data_root, dataset)
+    root, name = resolve_root(registry, root, name, progress=progress)
+    return root, name, check_extra_roots(registry.dataset(name), extra)
+
+
 def resolve_root(registry: Registry, root: Path | None, dataset: str | None,
                  progress: bool = True) -> tuple[Path, str]:
     """(data root, canonical dataset name) of a run given ``root`` and ``dataset`` (either may
@@ -97,13 +187,16 @@ def default_train_subset(registry: Registry, spec: DatasetSpec, root: Path) -> s
     ``default_train_subset``, else the first of its subsets, controls aside, whose folder under
     ``root`` holds the training split (the first of them when none does: the error then comes
     from indexing it)."""
+    if spec.train_split is None:
+        raise GibenchError(f"dataset {spec.name!r} is test-only (no training split): train on "
+                           "another dataset's subset, or evaluate given {weights}",
+                           params=["weights"])
     if spec.default_train_subset:
-        return registry.subset(spec.default_train_subset).name
+        return registry.subset(spec.default_train_subset, spec.name).name
     subsets: list[SubsetSpec] = [s for s in registry.subsets(spec.name) if not s.control]
     if not subsets:
         raise GibenchError(f"dataset {spec.name!r} has no subset to train on")
     for subset in subsets:
-        folder = find_subset_dir(root, subset, spec)
-        if folder is not None and (folder / spec.train_split).is_dir():
+        if has_split(root, subset, spec.train_split, spec):
             return subset.name
     return subsets[0].name

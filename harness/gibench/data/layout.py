@@ -1,15 +1,36 @@
-"""Finding a subset's folder under a data root and indexing its images (paths only, no pixels).
+"""Finding a subset's images under a data root and indexing them (paths only, no pixels).
 
-Every subset is laid out as::
+Where the images of one label of one split of one subset live is a *pattern*, relative to the
+dataset's root: :attr:`DatasetSpec.layout <gibench.specs.DatasetSpec.layout>` (by default
+``{subset}/{split}/{label}``), which a subset may override (:attr:`SubsetSpec.layout
+<gibench.specs.SubsetSpec.layout>`), and per label (:attr:`SubsetSpec.sources
+<gibench.specs.SubsetSpec.sources>`). The grammar, ``/``-separated segments:
 
-    <subset dir>/<split>/<label folder>/...image files, possibly in sub-folders...
+- ``{subset}``: the subset's folder, the first of :attr:`SubsetSpec.folders` that exists and
+  holds the pattern's folders up to its first ``**`` or ``{label}`` (for the default layout:
+  the folder holding a split folder; a pattern without ``{subset}`` does not use the folders);
+- ``{split}``: the split's folder name; a pattern without it reads the same folder for every
+  split;
+- ``{label}``: the dataset's folder name for the label (``label_folders``: ``ai``/``nature``,
+  ``1_fake``/``0_real``...); a pattern without it holds one label (a ``sources`` entry, or a
+  layout used for the one label that ``sources`` leaves to it);
+- ``**``: zero or more folder levels, every match merged (ForenSynths' class folders:
+  ``{subset}/**/{label}`` reads ``biggan/0_real`` and ``progan/airplane/0_real`` alike); the
+  walk does not enter label folders;
+- a first segment ``@NAME``: the dataset's extra root ``NAME`` (:attr:`DatasetSpec.extra_roots
+  <gibench.specs.DatasetSpec.extra_roots>`) instead of its root.
 
-where ``<subset dir>`` is the first of :attr:`SubsetSpec.folders` that exists under the root,
-and the split and label folder names are its dataset's (:class:`~gibench.specs.DatasetSpec`:
-by default ``{train,val}/{ai,nature}``, GenImage's; ``0_real``/``1_fake`` elsewhere). Labels are
-explicit, from the dataset's ``label_folders`` (``ai`` is fake, 1; ``nature`` is real, 0);
-never the alphabetical order of torchvision's ``ImageFolder``, which would make GenImage's fake
-class 0. The functions take the dataset's spec as ``dataset``; ``None`` means the defaults.
+Images are indexed recursively under each matched folder. Labels are explicit, from the
+dataset's ``label_folders``; never the alphabetical order of torchvision's ``ImageFolder``,
+which would make GenImage's fake class 0. The functions take the dataset's spec as
+``dataset``; ``None`` means the defaults.
+
+An :class:`ImageIndex`'s paths are relative to its ``root``: the subset folder when every
+pattern of the subset starts with ``{subset}/`` (``train/ai/x.png``: the default layout, as
+always), else the dataset's root (``laion/0_real/x.png``); an image of an extra root is
+``@NAME/`` and its path under that root (``@raise/r000.png``), resolved through the index's
+``extra_roots`` — so the paths, and ``scores.csv``'s, name no machine's folders and stay
+unambiguous.
 
 Indexing walks directories with :func:`os.scandir` and never opens a file: its cost is that of
 listing the folders, whatever the images weigh.
@@ -19,8 +40,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +60,8 @@ _SHOWN_ENTRIES = 20
 #: The conventions of a dataset that no spec is given for (``dataset=None``).
 _DEFAULT = DatasetSpec("")
 
+_PLACEHOLDERS = ("{subset}", "{split}", "{label}")
+
 
 def structure(dataset: DatasetSpec | None = None) -> str:
     """The layout under a subset folder, in words: ``{train,val}/{ai,nature}``."""
@@ -48,7 +71,7 @@ def structure(dataset: DatasetSpec | None = None) -> str:
 
 
 class LayoutError(GibenchError, ValueError):
-    """A data folder is not laid out as ``<subset>/<split>/<label folder>``.
+    """A data folder is not laid out as its dataset's layout says.
 
     The message names the path at fault, what was expected there and what was found;
     the same pieces are kept as attributes (``path``, ``expected``, ``found``).
@@ -89,11 +112,13 @@ def describe_folder(path: Path, limit: int = _SHOWN_ENTRIES) -> str:
     return f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}: {shown}{more}"
 
 
-def list_images(folder: Path) -> list[str]:
+def list_images(folder: Path, foreign: frozenset[str] = frozenset()) -> list[str]:
     """Image files under ``folder``, recursively, as sorted POSIX paths relative to it.
 
     Hidden files and folders (dot-names) are skipped; nothing is opened. Symlinked folders are
-    followed, each real folder once (a link back to an ancestor is not walked again).
+    followed, each real folder once (a link back to an ancestor is not walked again). A
+    sub-folder named as one of ``foreign`` (another label's folder) raises
+    :class:`LayoutError`: the folder mixes labels.
     """
     folder = Path(folder)
     found: list[str] = []
@@ -110,6 +135,11 @@ def list_images(folder: Path) -> list[str]:
                 except OSError:  # a symlink loop: listed, and decoding it names the problem
                     is_dir = False
                 if is_dir:
+                    if entry.name in foreign:
+                        raise LayoutError(
+                            "a label folder holds another label's folder (mixed labels)",
+                            Path(entry.path), f"only images of one label under {folder}",
+                            f"the folder {prefix}{entry.name}/ in it")
                     real = os.path.realpath(entry.path)
                     if real in visited:
                         continue
@@ -121,48 +151,242 @@ def list_images(folder: Path) -> list[str]:
     return found
 
 
-def find_subset_dir(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None
-                    ) -> Path | None:
-    """The first of ``spec.folders`` under ``root`` that holds a split folder of ``dataset``,
-    or ``None``."""
-    root = Path(root)
-    splits = (dataset or _DEFAULT).splits
+# -- patterns --------------------------------------------------------------------------------
+
+def check_pattern(pattern: str, dataset: DatasetSpec | None = None) -> None:
+    """Raise :class:`GibenchError` when ``pattern`` breaks the grammar (an unknown
+    placeholder, ``@NAME`` not first or not one of ``dataset``'s extra roots, an empty or
+    ``..`` segment, an absolute pattern)."""
+    dataset = dataset or _DEFAULT
+    segments = pattern.split("/")
+    rest = pattern
+    for token in _PLACEHOLDERS:
+        rest = rest.replace(token, "")
+    problem = ""
+    if not pattern or pattern.startswith("/"):
+        problem = "a pattern is a relative path of segments"
+    elif "{" in rest or "}" in rest:
+        problem = "the placeholders are {subset}, {split} and {label}"
+    elif any(s in ("", ".", "..") for s in segments):
+        problem = "no empty, '.' or '..' segment"
+    elif any(s.startswith("@") for s in segments[1:]):
+        problem = "@ROOT may only be the first segment"
+    elif any("**" in s and s != "**" for s in segments):
+        problem = "** is a whole segment"
+    elif segments[0].startswith("@") and segments[0][1:] not in dataset.extra_roots:
+        problem = (f"dataset {dataset.name!r} declares no extra root {segments[0][1:]!r} "
+                   f"(extra_roots: {', '.join(dataset.extra_roots) or 'none'})")
+    if problem:
+        raise GibenchError(f"bad layout pattern {pattern!r} of dataset {dataset.name!r}: "
+                           f"{problem}")
+
+
+def subset_splits(spec: SubsetSpec, dataset: DatasetSpec | None = None) -> tuple[str, ...]:
+    """The splits subset ``spec`` has: its own ``splits``, else its dataset's."""
+    return spec.splits if spec.splits is not None else (dataset or _DEFAULT).splits
+
+
+def label_patterns(spec: SubsetSpec, dataset: DatasetSpec | None = None) -> dict[int, str]:
+    """Label → the pattern of its images for subset ``spec``, labels in the order their folder
+    names sort (the order of an index): ``sources`` first, then the subset's layout, then the
+    dataset's. A pattern without ``{label}`` used for two labels is an error (both labels would
+    read one folder)."""
+    dataset = dataset or _DEFAULT
+    layout = spec.layout or dataset.layout
+    out: dict[int, str] = {}
+    for folder in sorted(dataset.label_folders):
+        label = dataset.label_folders[folder]
+        out[label] = spec.sources.get(label) or layout
+    for pattern in set(out.values()):
+        check_pattern(pattern, dataset)
+        users = [lab for lab, p in out.items() if p == pattern]
+        if "{label}" not in pattern and len(users) > 1:
+            raise GibenchError(
+                f"subset {spec.name!r} of dataset {dataset.name!r}: pattern {pattern!r} has no "
+                "{label} level, so it can hold one label only; give the others in the "
+                "subset's sources (e.g. sources={REAL: 'reals/folder'})")
+    return out
+
+
+def _fill(pattern: str, subset_folder: str | None, split: str, label_folder: str) -> str:
+    text = pattern.replace("{split}", split).replace("{label}", label_folder)
+    if subset_folder is not None:
+        text = text.replace("{subset}", subset_folder)
+    return text
+
+
+def _prefix(pattern: str) -> list[str]:
+    """The segments of ``pattern`` before its first ``**`` or ``{label}``-bearing one."""
+    out = []
+    for segment in pattern.split("/"):
+        if segment == "**" or "{label}" in segment:
+            break
+        out.append(segment)
+    return out
+
+
+def _leaf_names(dataset: DatasetSpec) -> frozenset[str]:
+    return frozenset(dataset.label_folders)
+
+
+def match_folders(base: Path, relative: str, leaves: frozenset[str] = frozenset()
+                  ) -> list[Path]:
+    """The folders under ``base`` that the filled pattern ``relative`` names, sorted: a literal
+    path is one folder (or none), ``**`` matches zero or more levels (not entering folders named
+    in ``leaves``, nor hidden ones; each real folder once)."""
+    found: set[Path] = set()
+    seen: set[tuple[str, int]] = set()
+
+    def walk(folder: Path, segments: list[str]) -> None:
+        key = (os.path.realpath(folder), len(segments))
+        if key in seen:
+            return
+        seen.add(key)
+        if not segments:
+            if folder.is_dir():
+                found.add(folder)
+            return
+        head, rest = segments[0], segments[1:]
+        if head != "**":
+            if (folder / head).is_dir():
+                walk(folder / head, rest)
+            return
+        walk(folder, rest)
+        try:
+            with os.scandir(folder) as entries:
+                children = sorted(e.name for e in entries if not e.name.startswith(".")
+                                  and e.name not in leaves and _is_dir(e))
+        except OSError:
+            return
+        for child in children:
+            walk(folder / child, segments)
+
+    walk(Path(base), [s for s in relative.split("/") if s])
+    return sorted(found)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _subset_patterns(spec: SubsetSpec, dataset: DatasetSpec) -> list[str]:
+    return [p for p in dict.fromkeys(label_patterns(spec, dataset).values()) if "{subset}" in p]
+
+
+def _find_candidate(root: Path, spec: SubsetSpec, dataset: DatasetSpec
+                    ) -> tuple[str, Path] | None:
+    """(the first of ``spec.folders`` that holds what the subset's patterns need up to their
+    first ``**`` or ``{label}`` — for the default layout, a split folder —, the folder where
+    ``{subset}`` lands), or ``None``."""
     for candidate in spec.folders:
-        subset_dir = root / candidate
-        if subset_dir.is_dir() and any((subset_dir / split).is_dir() for split in splits):
-            return subset_dir
+        for pattern in _subset_patterns(spec, dataset):
+            prefix = _prefix(pattern)
+            upto = next(i for i, seg in enumerate(pattern.split("/")) if "{subset}" in seg)
+            for split in subset_splits(spec, dataset):
+                if (root / _fill("/".join(prefix), candidate, split, "")).is_dir():
+                    head = "/".join(pattern.split("/")[:upto + 1])
+                    return candidate, root / _fill(head, candidate, split, "")
     return None
 
 
-def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> Path:
-    """Like :func:`find_subset_dir`, but raise :class:`LayoutError` saying what was tried."""
+def find_subset_dir(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None
+                    ) -> Path | None:
+    """The subset's folder: where ``{subset}`` lands for the first of ``spec.folders`` under
+    ``root`` that holds what its patterns need up to their first ``**`` or ``{label}`` (for
+    the default layout, a split folder of ``dataset``: ``root/<folder>``), or ``None``. A
+    subset whose patterns do not use ``{subset}`` has the root as its folder."""
     root = Path(root)
-    expected = (
-        f"subset '{spec.name}' ({spec.display_name}) in one of: "
-        + ", ".join(str(root / c) for c in spec.folders)
-        + f"; each holding {structure(dataset)}"
-    )
+    dataset = dataset or _DEFAULT
+    if not _subset_patterns(spec, dataset):
+        return root if root.is_dir() else None
+    found = _find_candidate(root, spec, dataset)
+    return None if found is None else found[1]
+
+
+def has_split(root: Path, spec: SubsetSpec, split: str, dataset: DatasetSpec | None = None
+              ) -> bool:
+    """Whether subset ``spec`` has ``split`` under ``root``: one of its splits, and, where its
+    patterns name the split before their labels, that folder exists."""
+    dataset = dataset or _DEFAULT
+    if split not in subset_splits(spec, dataset):
+        return False
+    if find_subset_dir(root, spec, dataset) is None:
+        return False
+    found = _find_candidate(Path(root), spec, dataset)
+    name = found[0] if found else None
+    for pattern in label_patterns(spec, dataset).values():
+        prefix = "/".join(_prefix(pattern))
+        if "{split}" in prefix and not prefix.startswith("@") and \
+                not (Path(root) / _fill(prefix, name, split, "")).is_dir():
+            return False
+    return True
+
+
+def _expected_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec) -> str:
+    patterns = list(dict.fromkeys(label_patterns(spec, dataset).values()))
+    if patterns == [_DEFAULT.layout] and spec.splits is None:
+        holding = structure(dataset)
+    else:
+        holding = (f"the pattern {' and '.join(patterns)} (splits "
+                   f"{','.join(subset_splits(spec, dataset))}; labels "
+                   f"{','.join(sorted(dataset.label_folders))})")
+    return (f"subset '{spec.name}' ({spec.display_name}) in one of: "
+            + ", ".join(str(root / c) for c in spec.folders) + f"; each holding {holding}")
+
+
+def missing_inside(folder: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> str:
+    """What subset ``spec``'s existing ``folder`` lacks, in words (``no split folder train/ or
+    val/``), or ``""`` when it lacks nothing its patterns need up to their labels."""
+    dataset = dataset or _DEFAULT
+    wanted = sorted({"/".join(_prefix(p)[1:]) for p in _subset_patterns(spec, dataset)})
+    wanted = [w for w in wanted if w]
+    if not wanted:
+        return ""
+    tried = sorted({_fill(w, None, split, "") + "/" for w in wanted
+                    for split in subset_splits(spec, dataset)})
+    if any((folder / t).is_dir() for t in tried):
+        return ""
+    return f"no {' or '.join(tried)} in {folder}"
+
+
+def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> Path:
+    """Like :func:`find_subset_dir`, but raise :class:`LayoutError` saying what was tried,
+    and what an existing candidate folder lacks."""
+    root = Path(root)
+    dataset = dataset or _DEFAULT
+    expected = _expected_subset(root, spec, dataset)
     if not root.is_dir():
         raise LayoutError("data root is not a folder", root, expected, describe_folder(root))
     subset_dir = find_subset_dir(root, spec, dataset)
     if subset_dir is not None:
         return subset_dir
     found = [f"in {root}: {describe_folder(root)}"]
+    lacking = []
     for candidate in spec.folders:  # a candidate that exists but lacks train/val is a clue
         if (root / candidate).is_dir():
             found.append(f"in {root / candidate}: {describe_folder(root / candidate)}")
-    raise LayoutError(
-        f"subset '{spec.name}' not found under the data root", root, expected, "; ".join(found)
-    )
+            lacks = missing_inside(root / candidate, spec, dataset)
+            if lacks:
+                lacking.append(f"its folder {root / candidate} exists but holds "
+                               f"{lacks.split(' in ')[0]}")
+    problem = (f"subset '{spec.name}': " + "; ".join(lacking) if lacking
+               else f"subset '{spec.name}' not found under the data root")
+    raise LayoutError(problem, root, expected, "; ".join(found))
 
 
 @dataclass(eq=False, repr=False)
 class ImageIndex:
     """The images of one split of one subset: paths relative to ``root`` and their labels.
 
-    ``paths`` are POSIX paths relative to the subset folder (``train/ai/000_sdv4_00000.png``);
-    ``labels`` holds one uint8 per path, :data:`~gibench.specs.FAKE` (1) for a fake label folder
-    (``ai``) and :data:`~gibench.specs.REAL` (0) for a real one (``nature``).
+    ``paths`` are POSIX paths relative to ``root``: the subset folder for the default layout
+    (``train/ai/000_sdv4_00000.png``), the dataset's root when a subset's images come from
+    outside its folder, ``@NAME/...`` for an image of the extra root ``NAME``
+    (``extra_roots``); ``labels`` holds one uint8 per path, :data:`~gibench.specs.FAKE` (1)
+    for a fake label folder (``ai``) and :data:`~gibench.specs.REAL` (0) for a real one
+    (``nature``).
     """
 
     subset: str
@@ -170,6 +394,7 @@ class ImageIndex:
     root: Path
     paths: list[str]
     labels: np.ndarray
+    extra_roots: Mapping[str, Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -198,7 +423,15 @@ class ImageIndex:
 
     def path(self, i: int) -> Path:
         """Absolute path of image ``i``."""
-        return self.root / self.paths[i]
+        return self.resolve(self.paths[i])
+
+    def resolve(self, rel: str) -> Path:
+        """The file an index path names: under ``root``, or under extra root ``NAME`` for
+        ``@NAME/...``."""
+        if rel.startswith("@"):
+            name, _, rest = rel[1:].partition("/")
+            return Path(self.extra_roots[name]) / rest
+        return self.root / rel
 
     def subsample(self, indices: Sequence[int] | np.ndarray) -> ImageIndex:
         """A new index holding the images at ``indices``, in that order."""
@@ -209,56 +442,103 @@ class ImageIndex:
             root=self.root,
             paths=[self.paths[i] for i in idx],
             labels=self.labels[idx],
+            extra_roots=self.extra_roots,
         )
 
 
 def index_split(subset_dir: Path, split: str, subset: str = "",
                 dataset: DatasetSpec | None = None) -> ImageIndex:
     """Index ``subset_dir/split/<label folder>`` for each of ``dataset``'s label folders
-    (``{ai,nature}`` by default; recursively; file names only, never pixels).
+    (``{ai,nature}`` by default; recursively; file names only, never pixels): the default
+    layout, over one subset folder.
 
     Raises :class:`LayoutError` naming the folder at fault when the split folder or one of its
     label folders is missing, or one of them holds no image.
     """
     subset_dir = Path(subset_dir)
+    dataset = dataset or _DEFAULT
     split_dir = subset_dir / split
-    label_folders = (dataset or _DEFAULT).label_folders
-    layout = structure(dataset)
-    pair = " and ".join(f"{split_dir / folder}" for folder in sorted(label_folders))
+    pair = " and ".join(f"{split_dir / folder}" for folder in sorted(dataset.label_folders))
     if not split_dir.is_dir():
         raise LayoutError(
             f"missing split folder '{split}'",
             split_dir,
-            f"{pair} (layout {layout})",
+            f"{pair} (layout {structure(dataset)})",
             f"in {subset_dir}: {describe_folder(subset_dir)}",
         )
+    patterns = {dataset.label_of(f): "{split}/{label}" for f in sorted(dataset.label_folders)}
+    return _index(patterns, subset_dir, None, {}, split, subset, dataset, subset_dir)
+
+
+def extra_root(roots: Mapping[str, Path], name: str, dataset: DatasetSpec) -> Path:
+    """The folder of ``dataset``'s extra root ``name`` in ``roots``; a :class:`GibenchError`
+    naming the option that gives it when it is missing or not a folder."""
+    what = dataset.extra_roots.get(name, "")
+    flag = f"{{data_root=}}{dataset.name}.{name}=PATH"
+    if name not in roots:
+        raise GibenchError(f"dataset {dataset.name!r} needs its extra root {name!r}"
+                           f"{f' ({what})' if what else ''}: give {flag}",
+                           params=["data_root"])
+    path = Path(roots[name])
+    if not path.is_dir():
+        raise LayoutError(f"extra root {name!r} of dataset {dataset.name!r} is not a folder",
+                          path, f"a folder of {what or 'images'} (given as {dataset.name}."
+                          f"{name}=PATH)", describe_folder(path))
+    return path
+
+
+def _index(patterns: Mapping[int, str], base: Path, subset_folder: str | None,
+           roots: Mapping[str, Path], split: str, subset: str, dataset: DatasetSpec,
+           root: Path) -> ImageIndex:
+    """Index label by label (in the order of ``patterns``): every folder each pattern matches,
+    paths relative to ``base`` (``@NAME/...`` under an extra root)."""
+    leaves = _leaf_names(dataset)
     paths: list[str] = []
     labels: list[np.ndarray] = []
-    # Folder names sort as their paths do ("ai/..." < "nature/..."), so concatenating the
-    # sorted groups in this order gives a sorted list.
-    for folder in sorted(label_folders):
-        label_dir = split_dir / folder
-        if not label_dir.is_dir():
+    used: dict[str, Path] = {}
+    for label, pattern in patterns.items():
+        folder_name = dataset.folder_of(label)
+        filled = _fill(pattern, subset_folder, split, folder_name)
+        prefix = ""
+        start = Path(root)
+        if filled.startswith("@"):
+            name, _, filled = filled[1:].partition("/")
+            start = used[name] = extra_root(roots, name, dataset)
+            prefix = f"@{name}/"
+        folders = match_folders(start, filled, leaves)
+        if not folders:
+            parent = start
+            for segment in _prefix(filled) if "**" in filled else filled.split("/")[:-1]:
+                if segment and (parent / segment).is_dir():
+                    parent = parent / segment
+                else:
+                    break
+            what = (f"label folder {folder_name!r}" if pattern.endswith("{label}")
+                    else f"folder of the {folder_name!r} images")
             raise LayoutError(
-                f"missing label folder '{folder}'",
-                label_dir,
-                f"{pair} (layout {layout})",
-                f"in {split_dir}: {describe_folder(split_dir)}",
-            )
-        names = list_images(label_dir)
+                f"missing {what}", start / filled,
+                f"{filled} under {start} for subset '{subset}', split '{split}' (pattern "
+                f"{pattern}; labels {', '.join(sorted(dataset.label_folders))})",
+                f"in {parent}: {describe_folder(parent)}")
+        foreign = leaves - {folder_name} if "{label}" in pattern else leaves
+        names: list[str] = []
+        for folder in folders:
+            inner = list_images(folder, foreign)
+            rel = folder.relative_to(start if prefix else base).as_posix()
+            lead = prefix + ("" if rel == "." else rel + "/")
+            names.extend(lead + n for n in inner)
         if not names:
             raise LayoutError(
-                "no images in folder",
-                label_dir,
+                "no images in folder" if len(folders) == 1 else "no images in folders",
+                folders[0],
                 "image files (" + " ".join(sorted(IMAGE_EXTENSIONS)) + ", any case), "
-                "directly or in sub-folders",
-                describe_folder(label_dir),
-            )
-        paths.extend(f"{split}/{folder}/{name}" for name in names)
-        labels.append(np.full(len(names), label_folders[folder], dtype=np.uint8))
-    return ImageIndex(
-        subset=subset, split=split, root=subset_dir, paths=paths, labels=np.concatenate(labels)
-    )
+                f"directly or in sub-folders (label {folder_name!r} of subset '{subset}')",
+                "; ".join(f"in {f}: {describe_folder(f)}" for f in folders[:3]))
+        names.sort()
+        paths.extend(names)
+        labels.append(np.full(len(names), label, dtype=np.uint8))
+    return ImageIndex(subset=subset, split=split, root=base, paths=paths,
+                      labels=np.concatenate(labels), extra_roots=used)
 
 
 def index_folder(folder: Path, label: int, subset: str = "", split: str = "") -> ImageIndex:
@@ -278,10 +558,33 @@ def index_folder(folder: Path, label: int, subset: str = "", split: str = "") ->
 
 
 def index_subset(root: Path, spec: SubsetSpec, split: str,
-                 dataset: DatasetSpec | None = None) -> ImageIndex:
-    """Locate ``spec`` under ``root`` and index its ``split`` (in ``dataset``'s layout)."""
-    return index_split(locate_subset(root, spec, dataset), split, subset=spec.name,
-                       dataset=dataset)
+                 dataset: DatasetSpec | None = None,
+                 extra_roots: Mapping[str, Path] | None = None) -> ImageIndex:
+    """Index ``split`` of subset ``spec`` under the dataset root ``root`` in ``dataset``'s
+    layout (its patterns: see the module's docstring); ``extra_roots`` are the folders of the
+    dataset's extra roots, by name. Raises :class:`LayoutError` naming what was expected and
+    what was found when a folder is missing, holds no image or mixes labels."""
+    root = Path(root)
+    dataset = dataset or _DEFAULT
+    splits = subset_splits(spec, dataset)
+    if split not in splits:
+        raise LayoutError(f"subset '{spec.name}' has no split {split!r}", root,
+                          f"one of its splits: {', '.join(splits)}",
+                          f"split {split!r} asked for"
+                          + (" (it is test-only: it cannot be trained on)"
+                             if split == dataset.train_split else ""))
+    patterns = label_patterns(spec, dataset)
+    uses_subset = any("{subset}" in p for p in patterns.values())
+    subset_dir = locate_subset(root, spec, dataset) if uses_subset else root
+    if not uses_subset and not root.is_dir():
+        raise LayoutError("data root is not a folder", root, _expected_subset(root, spec, dataset),
+                          describe_folder(root))
+    within = all(p.split("/", 1)[0] == "{subset}" for p in patterns.values())
+    found = _find_candidate(root, spec, dataset) if uses_subset else None
+    folder = found[0] if found else None
+    base = subset_dir if within else root
+    return _index(patterns, base, folder, dict(extra_roots or {}), split, spec.name, dataset,
+                  root)
 
 
 def stratified_holdout(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ class RunConfig:
 
     detector: str
     suite: str = "cross-generator"
-    data_root: Path | None = None
+    #: one folder, or ``{NAME: folder}`` (NAME a dataset, or ``DATASET.ROOT`` for one of its
+    #: extra roots; gibench.data.datasets.DataRoot); None: the dataset built on demand
+    data_root: Path | dict[str, Path] | None = None
     #: None: inferred (the dataset built when there is no data root, else the one that
     #: recognises the data root; gibench.data.datasets)
     dataset: str | None = None
@@ -60,6 +63,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        if isinstance(self.data_root, Mapping):
+            out["data_root"] = {k: str(v) for k, v in self.data_root.items()}
         out["subset_dirs"] = {k: {"path": str(p), "label": lab}
                               for k, (p, lab) in self.subset_dirs.items()}
         return out

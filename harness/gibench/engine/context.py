@@ -45,7 +45,8 @@ class RunContext:
     :func:`gibench.engine.run.run`."""
 
     def __init__(self, config: RunConfig, registry: Registry, run_dir: Path,
-                 data_root: Path, dataset: str, resume: bool = False) -> None:
+                 data_root: Path, dataset: str, resume: bool = False,
+                 extra_roots: dict[str, Path] | None = None) -> None:
         self.config = config
         #: continue an interrupted run: finished trainings and evaluations are read back from
         #: the run directory, an unfinished training continues from its last epoch
@@ -53,6 +54,8 @@ class RunContext:
         self.registry = registry
         self.run_dir = run_dir
         self.data_root = data_root
+        #: the dataset's extra roots by name (:attr:`gibench.specs.DatasetSpec.extra_roots`)
+        self.extra_roots = dict(extra_roots or {})
         self.dataset = dataset
         self.spec: DetectorSpec = registry.detector(config.detector)
         self.suite: SuiteSpec = registry.suite(config.suite)
@@ -68,7 +71,7 @@ class RunContext:
         self.transforms = RunTransforms.of(self.spec, self.resolved, self.device)
         self.records = RunRecords(run_dir, resume, self.job.main)
         self.indexes = IndexCache(self.names, data_root, config.subset_dirs,
-                                  self.records.add_time)
+                                  self.records.add_time, self.extra_roots)
         self.models = ModelStore(self)
         #: set when this run was evaluated in one pass with other runs (``gibench eval`` with
         #: several weights): the run directories of that pass, recorded in ``run.json``

@@ -188,8 +188,9 @@ def _record(ctx: RunContext, trained: TrainedModel, test_subset: str, split: str
            "acc_oracle": (accuracy_at(scores.labels, probs, oracle)["acc"]
                           if both else float("nan"))}
     root, data_root = scores.index.root, ctx.data_root
-    rel = [str((root / p).relative_to(data_root)) if root.is_relative_to(data_root)
-           else str(root / p) for p in scores.paths]
+    # relative to the dataset's root; an extra root's image stays ``@NAME/...``
+    rel = [p if p.startswith("@") else str((root / p).relative_to(data_root))
+           if root.is_relative_to(data_root) else str(root / p) for p in scores.paths]
     ctx.records.add(row, pd.DataFrame({
         "train_subset": train_name, "test_subset": test_subset,
         "degradation": degradation, "path": rel,

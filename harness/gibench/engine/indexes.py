@@ -16,9 +16,11 @@ class IndexCache:
 
     def __init__(self, names: Names, data_root: Path,
                  subset_dirs: dict[str, tuple[Path, int]],
-                 add_time: Callable[[str, float], None]) -> None:
+                 add_time: Callable[[str, float], None],
+                 extra_roots: dict[str, Path] | None = None) -> None:
         self.names = names
         self.data_root = data_root
+        self.extra_roots = dict(extra_roots or {})
         self.subset_dirs = subset_dirs
         self._add_time = add_time
         self._indexes: dict[tuple[str, str], ImageIndex] = {}
@@ -33,7 +35,7 @@ class IndexCache:
             else:
                 self._indexes[key] = index_subset(self.data_root,
                                                   self.names.subset_spec(subset), split,
-                                                  self.names.dataset_spec)
+                                                  self.names.dataset_spec, self.extra_roots)
             self._add_time("index", time.perf_counter() - t)
         return self._indexes[key]
 

@@ -56,7 +56,7 @@ class Names:
             folder, label = self.subset_dirs[name]
             return SubsetSpec(name, name, "user folder", self.dataset, (str(folder),),
                               description=f"{folder} (all {'fake' if label else 'real'})")
-        spec = self.registry.subset(name)
+        spec = self.registry.subset(name, self.dataset)
         if spec.dataset != self.dataset:
             raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
                                f"this run is on {self.dataset!r} (data root {self.data_root})")

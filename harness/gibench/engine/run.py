@@ -87,13 +87,15 @@ def versions(registry: Registry) -> dict[str, Any]:
     }
 
 
-def resolve_data(config: RunConfig, registry: Registry) -> tuple[Path, str]:
-    """(data root, dataset name) of ``config`` (:func:`gibench.data.datasets.resolve_root`):
-    without a data root, the dataset built on demand; with one and no dataset, the dataset that
-    recognises it."""
-    from gibench.data.datasets import resolve_root
+def resolve_data(config: RunConfig, registry: Registry
+                 ) -> tuple[Path, str, dict[str, Path]]:
+    """(data root, dataset name, extra roots) of ``config``
+    (:func:`gibench.data.datasets.resolve_roots`): without a data root, the dataset built on
+    demand; with one and no dataset, the dataset that recognises it; every extra root the
+    dataset declares must be given."""
+    from gibench.data.datasets import resolve_roots
 
-    return resolve_root(registry, config.data_root, config.dataset, progress=config.progress)
+    return resolve_roots(registry, config.data_root, config.dataset, progress=config.progress)
 
 
 def default_run_dir(config: RunConfig, registry: Registry) -> Path:
@@ -190,7 +192,9 @@ def _resumed_config(run_dir: Path, overrides: dict[str, Any]
         raise GibenchError(f"cannot resume {run_dir}: {exc}") from exc
     saved = dict(record.config)
     for key in ("data_root", "weights", "out"):
-        if saved.get(key) is not None:
+        if isinstance(saved.get(key), dict):  # several roots: {NAME: folder}
+            saved[key] = {name: Path(path) for name, path in saved[key].items()}
+        elif saved.get(key) is not None:
             saved[key] = Path(saved[key])
     saved["subset_dirs"] = {k: (Path(v["path"]), v["label"])
                             for k, v in saved.get("subset_dirs", {}).items()}
@@ -306,10 +310,10 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
     job = dist_init(resolve_device(config.device).type)  # under torchrun: join the job
     if job.main:  # builds a dataset on first use: once, before the other ranks look for it
-        data_root, dataset = resolve_data(config, registry)
+        data_root, dataset, extra_roots = resolve_data(config, registry)
     barrier(job)
     if not job.main:
-        data_root, dataset = resolve_data(config, registry)
+        data_root, dataset, extra_roots = resolve_data(config, registry)
     # one run directory for the job (a default one carries rank 0's timestamp)
     run_dir = broadcast_object(Path(config.out) if config.out
                                else default_run_dir(config, registry), job)
@@ -319,11 +323,13 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     barrier(job)  # every rank has looked before rank 0 writes run.json
     for name in config.subset_dirs:
         if registry.has("subset", name):
+            owners = sorted({key.split("/", 1)[0] for key in registry.subset_keys(name)})
             raise GibenchError(f"{{subset_dirs}} name {name!r} is already a subset of "
-                               f"{registry.subset(name).dataset!r}; choose another name",
+                               f"{', '.join(map(repr, owners))}; choose another name",
                                params=["subset_dirs"])
     # unknown or foreign subset, degradation and alignment names fail here (Resolved)
-    return RunContext(config, registry, run_dir, data_root, dataset, resume=resume)
+    return RunContext(config, registry, run_dir, data_root, dataset, resume=resume,
+                      extra_roots=extra_roots)
 
 
 def _open(ctx: RunContext, started: float, git: str | None) -> None:

@@ -25,14 +25,17 @@ def board_policy(board: str) -> str:
 
 
 def _unknown(kind: str, name: str, registry: Registry) -> str:
-    return UnknownNameError(kind, name, registry.entries.get(kind, {})).message
+    return UnknownNameError(kind, name, [e.spec.name for e in
+                                         registry.entries.get(kind, {}).values()]).message
 
 
-def _canonical(kind: str, name: str, registry: Registry) -> str | None:
-    """Why ``name`` is not a canonical ``kind`` name of an installed plugin, or ``None``."""
+def _canonical(kind: str, name: str, registry: Registry, dataset: str | None = None
+               ) -> str | None:
+    """Why ``name`` is not a canonical ``kind`` name of an installed plugin (a subset's within
+    ``dataset``), or ``None``."""
     if not registry.has(kind, name):
         return _unknown(kind, name, registry)
-    canonical = registry.resolve(kind, name)
+    canonical = registry.resolve(kind, name, dataset)
     if canonical != name:
         return f"{kind} {name!r} is an alias: write the canonical name {canonical!r}"
     return None
@@ -49,7 +52,7 @@ class NameCheck:
         if self.dataset is None:
             for row in rows:
                 name = row.get("test_subset", "")
-                if registry.has("subset", name):
+                if registry.has("subset", name) and len(registry.subset_keys(name)) == 1:
                     self.dataset = registry.subset(name).dataset
                     break
 
@@ -80,10 +83,10 @@ class NameCheck:
     def _subset(self, name: str) -> str | None:
         if not name:
             return None
-        problem = _canonical("subset", name, self.registry)
+        problem = _canonical("subset", name, self.registry, self.dataset)
         if problem:
             return problem
-        dataset = self.registry.subset(name).dataset
+        dataset = self.registry.subset(name, self.dataset).dataset
         if self.dataset is not None and dataset != self.dataset:
             return (f"subset {name!r} belongs to dataset {dataset!r}, not {self.dataset!r} "
                     f"(board {self.board}); each dataset has its own boards")

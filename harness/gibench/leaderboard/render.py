@@ -135,7 +135,9 @@ def _variant(row: dict[str, str]) -> str:
 class _Layout:
     """Columns and row labels of one board."""
 
-    def __init__(self, rows: list[dict[str, str]], registry: Registry) -> None:
+    def __init__(self, rows: list[dict[str, str]], registry: Registry,
+                 dataset: str | None = None) -> None:
+        self.dataset = dataset
         self.registry = registry
         self.degraded = any(r["degradation"] != CLEAN for r in rows)
         self.trains = sorted({r["train_subset"] for r in rows})
@@ -150,7 +152,8 @@ class _Layout:
             self.columns = sorted(keys, key=lambda s: (subset_order.get(s, len(subset_order)),
                                                        s))
         self.averaged = [c for c in self.columns if c != CLEAN and not (
-            not self.degraded and registry.has("subset", c) and registry.subset(c).control)]
+            not self.degraded and registry.has("subset", c)
+            and registry.subset(c, dataset).control)]
 
     @property
     def kind(self) -> str:
@@ -176,7 +179,7 @@ class _Layout:
         n = is_mean_of(name)
         if n is not None:
             return f"mean of {n}"
-        return self.registry.subset(name).display_name if self.registry.has(
+        return self.registry.subset(name, self.dataset).display_name if self.registry.has(
             "subset", name) else name
 
     def header(self, column: str) -> str:
@@ -285,7 +288,7 @@ def render_board(board: Board, registry: Registry) -> tuple[str, BoardSummary]:
     """A board's Markdown and its summary for the index."""
     rows = board.rows()
     dataset = board_dataset(board.name, registry) or "-"
-    layout = _Layout(rows, registry)
+    layout = _Layout(rows, registry, board_dataset(board.name, registry))
     lines = _lines(board, layout)
     out = [generated_line(f"{board.name}.csv"), "", f"# {board.name}", ""]
     if not lines:

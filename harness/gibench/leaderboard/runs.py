@@ -215,7 +215,7 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
             raise GibenchError(f"{run.path}: the recorded command {problem}; pass "
                                "{reference} with a link to the run instead",
                                params=["reference"])
-    trained_on = (registry.resolve("subset", train_subset)
+    trained_on = (registry.resolve("subset", train_subset, run.dataset)
                   if train_subset and registry.has("subset", train_subset) else train_subset)
     rows = []
     for i, result in enumerate(results.to_dict("records")):

@@ -56,6 +56,10 @@ _GENERATORS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] 
     ("sdxl", "SDXL", "diffusion (latent)", ("sdxl", "SDXL"), ("sdxl-base-1.0",)),
 )
 
+#: The diffusion generators' folders, which tell this set from ForenSynths.
+_DIFFUSION_FOLDERS = ("ADM", "Glide", "Midjourney", "stable_diffusion_v_1_4",
+                      "stable_diffusion_v_1_5", "VQDM", "wukong", "DALLE2")
+
 SUBSETS: tuple[SubsetSpec, ...] = tuple(
     subset(DATASET, name, display, family, folders, aliases=aliases,
            description=f"{display}; folder {folders[0]}/")
@@ -72,11 +76,12 @@ AIGCDETECT = DatasetSpec(
     eval_split=TEST,
     label_folders=LABEL_FOLDERS,
     layout="{subset}/**/{label}",
-    recognise=all_of(holds_any("progan", "stylegan", "biggan"),
-                     holds_any("ADM", "Glide", "Midjourney", "stable_diffusion_v_1_4",
-                               "stable_diffusion_v_1_5", "VQDM", "wukong", "DALLE2")),
-    recognised_by="the AIGCDetectBenchmark test set: one of progan/, stylegan/, biggan/ beside "
-                  "one of ADM/, Glide/, Midjourney/, stable_diffusion_v_1_4/, ... DALLE2/",
+    # GenImage's own tree has ADM/, Midjourney/... too, but never with 0_real/1_fake in them
+    recognise=all_of(holds_any("progan"),
+                     holds_any(*(f"{folder}/{label}" for folder in _DIFFUSION_FOLDERS
+                                 for label in LABEL_FOLDERS))),
+    recognised_by="the AIGCDetectBenchmark test set: progan/ beside one of ADM/, Glide/, "
+                  "Midjourney/, stable_diffusion_v_1_4/, ... DALLE2/ holding 0_real/ or 1_fake/",
     aliases=("aigcdetectbenchmark", "aigcdetectionbenchmark", "patchcraft"),
 )
 

@@ -55,6 +55,9 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
     for name, display, family, folders in _GENERATORS
 )
 
+#: Folders no other test/-rooted dataset of this plugin has (AIGIBench has GLIDE, Midjourney).
+_DISTINCT = ("stable_diffusion_v_1_4", "stable_diffusion_v_1_5", "wukong", "VQDM", "ADM", "BigGAN")
+
 GENIMAGE_SAFE = DatasetSpec(
     name=DATASET,
     display_name="GenImage (AIDE/SAFE layout)",
@@ -65,10 +68,11 @@ GENIMAGE_SAFE = DatasetSpec(
     eval_split=TEST,
     label_folders=LABEL_FOLDERS,
     layout="{split}/{subset}/{label}",
-    recognise=holds_any("stable_diffusion_v_1_4", "stable_diffusion_v_1_5", "wukong", "VQDM",
-                        "ADM", "BigGAN", under=TEST),
+    recognise=holds_any(*(f"{folder}/{label}" for folder in _DISTINCT for label in LABEL_FOLDERS),
+                        under=TEST),
     recognised_by="test/ holding one of stable_diffusion_v_1_4/, stable_diffusion_v_1_5/, "
-                  "wukong/, VQDM/, ADM/, BigGAN/ (SAFE's test4_GenImage)",
+                  "wukong/, VQDM/, ADM/, BigGAN/ with 0_real/ or 1_fake/ in it (SAFE's "
+                  "test4_GenImage)",
     aliases=("genimage-aide", "test4_genimage"),
 )
 

@@ -239,6 +239,22 @@ class Registry:
             raise PluginConflictError("\n".join(self.conflicts))
         return self
 
+    def add_dataset(self, dataset: DatasetSpec, subsets: Iterable[SubsetSpec],
+                    plugin: str = "folder") -> None:
+        """Register a dataset made at run time (``folder:PATH``) with its subsets, replacing an
+        earlier one of the same name and its subsets."""
+        for kind in ("dataset", "subset"):
+            entries = self.entries.setdefault(kind, {})
+            stale = [k for k, e in entries.items()
+                     if (e.spec.name if kind == "dataset" else e.spec.dataset) == dataset.name]
+            for key in stale:
+                del entries[key]
+            for bucket in self._keys.get(kind, {}).values():
+                bucket[:] = [k for k in bucket if k not in stale]
+        self._add("dataset", dataset, plugin)
+        for spec in subsets:
+            self._add("subset", spec, plugin)
+
     # -- building --------------------------------------------------------------------------
     def _add(self, kind: str, spec: Any, plugin: str) -> None:
         """Register ``spec``; a name or alias already claimed (within its dataset, for a

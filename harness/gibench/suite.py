@@ -84,7 +84,7 @@ class SuiteContext:
         return self._run.dataset
 
     @property
-    def train_split(self) -> str:
+    def train_split(self) -> str | None:
         """The dataset's training split (``train`` on GenImage): what models train on."""
         return self._run.resolved.train_split
 

@@ -52,11 +52,55 @@ def data() -> None:
     """Inspect datasets on disk; build the datasets that plugins build on demand."""
 
 
+def _extra_root_option(f):
+    return click.option(
+        "--data-root", "extra", multiple=True, metavar="DATASET.ROOT=PATH",
+        help="An extra root the dataset declares (synthbuster.raise=/d/RAISE); "
+             "repeatable.")(f)
+
+
+def _dataset_of(ctx: click.Context, reg, root: Path, dataset: str | None, extra: tuple
+                ) -> tuple:
+    """(the dataset's spec, its extra roots by name) for ``data check``/``audit`` of ``root``:
+    a root that is not a folder is one line, a root no dataset recognises a short report
+    with the other ways to use its images; both exit 1."""
+    from gibench.data.check import OTHER_WAYS
+    from gibench.data.datasets import dataset_name, infer_dataset
+    from gibench.data.layout import describe_folder
+
+    if not root.is_dir():
+        click.echo(f"error: data root {root}: {describe_folder(root)}", err=True)
+        ctx.exit(1)
+    if dataset is None:
+        try:
+            dataset = infer_dataset(reg, root)
+        except GibenchError:
+            click.echo(f"{root} holds no dataset gibench recognises; it holds "
+                       f"{describe_folder(root, 8)}.\nName the dataset with --dataset "
+                       f"(gibench list datasets), or {OTHER_WAYS}.", err=True)
+            ctx.exit(1)
+    spec = reg.dataset(dataset_name(reg, dataset))
+    return spec, _extra_roots(reg, spec, root, extra)
+
+
+def _extra_roots(reg, spec, root: Path, extra: tuple) -> dict[str, Path]:
+    """The extra roots given as ``--data-root DATASET.ROOT=PATH``, by name; every one the
+    dataset declares, or an error naming the option that gives it."""
+    from gibench.data.datasets import check_extra_roots, parse_data_roots, split_roots
+
+    roots = parse_data_roots(list(extra)) or {}
+    if not isinstance(roots, dict) or "" in roots:
+        raise GibenchError(f"--data-root {extra[0]}: here it gives an extra root, as "
+                           f"{spec.name}.ROOT=PATH")
+    return check_extra_roots(spec, split_roots(reg, {spec.name: root, **roots}, spec.name)[2])
+
+
 @data.command("check")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--dataset", default=None,
               help="Which dataset's subsets to look for (default: the one that recognises "
-                   "ROOT; gibench list datasets).")
+                   "ROOT; gibench list datasets; folder:PATH for a folder dataset).")
+@_extra_root_option
 @click.option("--sample", type=int, default=16, show_default=True,
               help="Images per folder whose size is read.")
 @click.option("--deep", is_flag=True,
@@ -73,8 +117,9 @@ def data() -> None:
                    "when there are none.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (--deep).")
 @click.pass_context
-def data_check(ctx: click.Context, root: Path, dataset: str | None, sample: int, deep: bool,
-               workers: int | None, timeout: float, bad_list: Path, no_progress: bool) -> None:
+def data_check(ctx: click.Context, root: Path, dataset: str | None, extra: tuple, sample: int,
+               deep: bool, workers: int | None, timeout: float, bad_list: Path,
+               no_progress: bool) -> None:
     """Count images per subset/split/label, list formats and sizes, name missing folders.
 
     With --deep, also decode every image as training would: exit status 1 if a folder is
@@ -91,15 +136,13 @@ def data_check(ctx: click.Context, root: Path, dataset: str | None, sample: int,
         render_report,
         write_bad_list,
     )
-    from gibench.data.datasets import infer_dataset
-
     reg = registry(ctx)
-    spec = reg.dataset(dataset or infer_dataset(reg, root))
+    spec, extra_roots = _dataset_of(ctx, reg, root, dataset, extra)
     subsets = reg.subsets(spec.name)
     if not subsets:
         raise GibenchError(f"no subsets registered for dataset {spec.name!r}; known datasets: "
                            f"{', '.join(reg.datasets())}")
-    report = check_root(root, subsets, sample=sample, dataset=spec)
+    report = check_root(root, subsets, sample=sample, dataset=spec, extra_roots=extra_roots)
     click.echo(render_report(report))
     ok = report.ok
     if deep:
@@ -122,6 +165,7 @@ EXIT_SHORTCUT = 1
 @click.option("--dataset", default=None,
               help="Which dataset's subsets to look for (default: the dataset that recognises "
                    "ROOT; gibench list datasets).")
+@_extra_root_option
 @click.option("--subsets", default=None, help="Comma-separated subsets (default: all of the "
                                                "dataset).")
 @click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, show_default=True,
@@ -135,9 +179,9 @@ EXIT_SHORTCUT = 1
 @click.option("--strict", is_flag=True,
               help=f"Exit with status {EXIT_SHORTCUT} when a shortcut is found.")
 @click.pass_context
-def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | None,
-          sample: int, seed: int, threshold: float, json_path: Path | None,
-          strict: bool) -> None:
+def audit(ctx: click.Context, root: Path, dataset: str | None, extra: tuple,
+          subsets: str | None, sample: int, seed: int, threshold: float,
+          json_path: Path | None, strict: bool) -> None:
     """Can format, size or JPEG quality alone tell real from fake in ROOT?
 
     \b
@@ -151,7 +195,7 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | No
     from gibench.data.datasets import infer_dataset
 
     reg = registry(ctx)
-    specs = [reg.subset(name.strip()) for name in (subsets or "").split(",")
+    specs = [reg.subset(name.strip(), dataset) for name in (subsets or "").split(",")
              if name.strip()]
     if dataset is None and specs:
         dataset = specs[0].dataset
@@ -162,13 +206,14 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, subsets: str | No
             click.echo(f"error: {message(exc)}", err=True)
             ctx.exit(EXIT_UNUSABLE)
     spec = reg.dataset(dataset)
+    extra_roots = _extra_roots(reg, spec, root, extra)
     specs = specs or reg.subsets(spec.name)
     if not specs:
         raise click.BadParameter(f"no subsets registered for dataset {dataset!r}; known "
                                  f"datasets: {', '.join(reg.datasets())}",
                                  param_hint="--dataset")
     report = audit_root(root, specs, sample=sample, seed=seed, threshold=threshold,
-                        dataset=spec)
+                        dataset=spec, extra_roots=extra_roots)
     click.echo(render_audit(report))
     if json_path is not None:
         write_json(report, json_path)

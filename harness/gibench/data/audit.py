@@ -48,7 +48,8 @@ import numpy as np
 from PIL import Image
 from tabulate import tabulate
 
-from gibench.data.layout import find_subset_dir, list_images
+from gibench.data.layout import LayoutError, find_subset_dir, label_sources, subset_splits
+from gibench.errors import GibenchError
 from gibench.specs import FAKE, REAL, DatasetSpec, SubsetSpec
 
 #: A trivial rule whose balanced, cross-fitted accuracy (percent) exceeds this is a warning.
@@ -181,9 +182,13 @@ class ClassAudit:
         return sizes[0], sizes[-1]
 
 
-def _audit_folder(folder: Path, sample: int, rng: np.random.Generator) -> ClassAudit:
+def _audit_folder(folders: Sequence[Path] | Path, sample: int, rng: np.random.Generator,
+                  foreign: frozenset[str] = frozenset()) -> ClassAudit:
+    from gibench.data.check import merged_images
+
+    folder, names = merged_images([folders] if isinstance(folders, Path) else folders,
+                                  foreign)
     record = ClassAudit(folder=folder)
-    names = list_images(folder)
     record.count = len(names)
     chosen = np.sort(rng.choice(len(names), size=min(sample, len(names)), replace=False))
     for i in chosen:
@@ -391,26 +396,36 @@ def _subset_dict(s: SubsetAudit, threshold: float) -> dict[str, Any]:
 
 
 def _audit_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
-                  dataset: DatasetSpec) -> SubsetAudit:
+                  dataset: DatasetSpec, extra_roots: dict[str, Path] | None = None
+                  ) -> SubsetAudit:
     record = SubsetAudit(spec, find_subset_dir(root, spec, dataset),
-                         splits=tuple(dataset.splits))
+                         splits=tuple(subset_splits(spec, dataset)))
     if record.folder is None:
-        tried = ", ".join(str(root / c) for c in spec.folders)
-        record.problems.append(f"{spec.name}: subset folder missing; tried {tried}")
+        from gibench.data.check import missing_subset
+
+        record.problems.append(missing_subset(root, spec, dataset))
         return record
     labels = (dataset.folder_of(REAL), dataset.folder_of(FAKE))  # real first, as tables read
     for split_number, split in enumerate(record.splits):
         for label in labels:
-            folder = record.folder / split / label
-            if not folder.is_dir():
-                record.problems.append(f"{spec.name}: missing folder {folder}")
+            try:
+                folders, expected, foreign = label_sources(
+                    root, spec, split, dataset.label_of(label), dataset, extra_roots)
+            except GibenchError as exc:  # an extra root not given
+                record.problems.append(f"{spec.name}: {exc}")
+                continue
+            if not folders:
+                record.problems.append(f"{spec.name}: missing folder {expected}")
                 continue
             # one stream per folder: its sample does not depend on which other folders exist
             rng = np.random.default_rng([seed, split_number, labels.index(label)])
             try:
-                audit = _audit_folder(folder, sample, rng)
+                audit = _audit_folder(folders, sample, rng, foreign)
+            except LayoutError as exc:
+                record.problems.append(f"{spec.name}: {exc.problem}: {exc.path}")
+                continue
             except OSError as exc:
-                record.problems.append(f"{spec.name}: unreadable folder {folder} ({exc})")
+                record.problems.append(f"{spec.name}: unreadable folder {folders[0]} ({exc})")
                 continue
             record.classes[(split, label)] = audit
             record.problems.extend(f"{spec.name}: unreadable image {u}" for u in audit.unreadable)
@@ -431,6 +446,7 @@ def audit_root(
     seed: int = 0,
     threshold: float = SHORTCUT_THRESHOLD,
     dataset: DatasetSpec | None = None,
+    extra_roots: dict[str, Path] | None = None,
 ) -> AuditReport:
     """Audit every subset of ``subsets`` found under ``root`` (module docstring), laid out as
     ``dataset`` (their dataset's spec; ``None``: the default conventions) says.
@@ -447,7 +463,8 @@ def audit_root(
         records = [SubsetAudit(spec, None, splits=tuple(dataset.splits)) for spec in subsets]
         return AuditReport(root, records, sample, seed, threshold,
                            [f"data root is not a folder: {root}"])
-    records = [_audit_subset(root, spec, sample, seed, dataset) for spec in subsets]
+    records = [_audit_subset(root, spec, sample, seed, dataset, extra_roots)
+               for spec in subsets]
     return AuditReport(root, records, sample, seed, threshold,
                        [p for r in records for p in r.problems])
 

@@ -33,7 +33,16 @@ from PIL import Image
 from tabulate import tabulate
 
 from gibench.data.images import BadImageError, load_rgb
-from gibench.data.layout import describe_folder, find_subset_dir, list_images
+from gibench.data.layout import (
+    LayoutError,
+    describe_folder,
+    find_subset_dir,
+    label_sources,
+    list_images,
+    missing_inside,
+    split_folder,
+    subset_splits,
+)
 from gibench.errors import GibenchError
 from gibench.specs import DatasetSpec, SubsetSpec
 
@@ -92,6 +101,8 @@ class CheckReport:
     root: Path
     subsets: list[SubsetCheck]
     problems: list[str] = field(default_factory=list)
+    #: the name of the dataset whose subsets were looked for
+    dataset: str = ""
 
     @property
     def ok(self) -> bool:
@@ -117,17 +128,38 @@ def _image_size(path: Path) -> tuple[int, int]:
         return image.size
 
 
+def merged_images(folders: Sequence[Path], foreign: frozenset[str] = frozenset()
+                  ) -> tuple[Path, list[str]]:
+    """(the folder the images of ``folders`` are listed from, their paths relative to it):
+    one folder's own listing, or several folders' merged under their common parent."""
+    if len(folders) == 1:
+        return folders[0], list_images(folders[0], foreign)
+    base = Path(os.path.commonpath([str(f) for f in folders]))
+    names: list[str] = []
+    for folder in folders:
+        lead = folder.relative_to(base).as_posix()
+        names.extend(f"{lead}/{n}" for n in list_images(folder, foreign))
+    return base, sorted(names)
+
+
 def _check_folder(
-    folder: Path, sample: int, rng: np.random.Generator
+    folders: Sequence[Path] | Path, sample: int, rng: np.random.Generator,
+    foreign: frozenset[str] = frozenset(),
 ) -> tuple[FolderStats, list[str]]:
-    """Count, tally formats and sample sizes in one label folder; return its problems too."""
-    stats = FolderStats(folder=folder)
+    """Count, tally formats and sample sizes in one label's folders (merged); return their
+    problems too."""
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    stats = FolderStats(folder=folders[0])
     problems: list[str] = []
     try:
-        names = list_images(folder)
-    except OSError as exc:
-        problems.append(f"unreadable folder: {folder} ({exc.__class__.__name__}: {exc})")
+        folder, names = merged_images(folders, foreign)
+    except LayoutError as exc:
+        problems.append(f"{exc.problem}: {exc.path}")
         return stats, problems
+    except OSError as exc:
+        problems.append(f"unreadable folder: {folders[0]} ({exc.__class__.__name__}: {exc})")
+        return stats, problems
+    stats.folder = folder
     stats.names = names
     stats.count = len(names)
     stats.formats.update(os.path.splitext(name)[1].lower() for name in names)
@@ -146,34 +178,52 @@ def _check_folder(
     return stats, problems
 
 
+def missing_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec) -> str:
+    """The problem of a subset whose folder was not found: the candidate folders that exist
+    and what each lacks (``no train/ or val/``), else every folder tried."""
+    lacking = [f"{root / c} exists but holds {missing_inside(root / c, spec, dataset)} "
+               f"(it holds {describe_folder(root / c, 5)})" for c in spec.folders
+               if (root / c).is_dir() and missing_inside(root / c, spec, dataset)]
+    if lacking:
+        return f"{spec.name}: subset folder incomplete: " + "; ".join(lacking)
+    tried = ", ".join(str(root / c) for c in spec.folders)
+    return f"{spec.name}: subset folder missing; tried {tried}"
+
+
 def _check_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
-                  dataset: DatasetSpec) -> SubsetCheck:
-    """Check one subset under ``root``, laid out as ``dataset`` lays its subsets out."""
+                  dataset: DatasetSpec, extra_roots: dict[str, Path] | None = None
+                  ) -> SubsetCheck:
+    """Check one subset under ``root``, laid out as ``dataset`` (and the subset's own layout,
+    sources and splits) says."""
     record = SubsetCheck(
         name=spec.name,
         display_name=spec.display_name,
         folder=find_subset_dir(root, spec, dataset),
         tried=[root / candidate for candidate in spec.folders],
-        splits=tuple(dataset.splits),
+        splits=tuple(subset_splits(spec, dataset)),
         labels=tuple(sorted(dataset.label_folders)),
     )
     if record.folder is None:
-        tried = ", ".join(str(p) for p in record.tried)
-        record.problems.append(f"{spec.name}: subset folder missing; tried {tried}")
+        record.problems.append(missing_subset(root, spec, dataset))
         return record
     for split_number, split in enumerate(record.splits):
-        split_dir = record.folder / split
-        if not split_dir.is_dir():
+        split_dir = split_folder(root, spec, split, dataset)
+        if split_dir is not None and not split_dir.is_dir():
             record.problems.append(f"{spec.name}: missing folder {split_dir}")
             continue
         for label_number, label in enumerate(record.labels):
-            label_dir = split_dir / label
-            if not label_dir.is_dir():
-                record.problems.append(f"{spec.name}: missing folder {label_dir}")
+            try:
+                folders, expected, foreign = label_sources(
+                    root, spec, split, dataset.label_of(label), dataset, extra_roots)
+            except GibenchError as exc:  # an extra root not given
+                record.problems.append(f"{spec.name}: {exc}")
+                continue
+            if not folders:
+                record.problems.append(f"{spec.name}: missing folder {expected}")
                 continue
             # One stream per folder: the sample does not depend on which other folders exist.
             rng = np.random.default_rng([seed, split_number, label_number])
-            stats, problems = _check_folder(label_dir, sample, rng)
+            stats, problems = _check_folder(folders, sample, rng, foreign)
             record.folders[(split, label)] = stats
             record.problems.extend(f"{spec.name}: {p}" for p in problems)
     return record
@@ -181,7 +231,7 @@ def _check_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
 
 def check_root(
     root: Path, subsets: Sequence[SubsetSpec], sample: int = 16, seed: int = 0,
-    dataset: DatasetSpec | None = None,
+    dataset: DatasetSpec | None = None, extra_roots: dict[str, Path] | None = None,
 ) -> CheckReport:
     """Check every subset of ``subsets`` under ``root``: folders, counts, formats, sizes.
 
@@ -189,7 +239,8 @@ def check_root(
     conventions) says: its split and label folder names. Counting reads directory entries
     only; the sizes come from the headers of up to ``sample`` files per split × label, drawn
     with ``seed``. Nothing raises for a bad layout or a broken file: each is a line of
-    ``CheckReport.problems`` naming the full path.
+    ``CheckReport.problems`` naming the full path. ``extra_roots`` are the folders of the
+    dataset's extra roots, by name (a label read from one not given is a problem).
     """
     root = Path(root)
     dataset = dataset or _DEFAULT
@@ -201,10 +252,11 @@ def check_root(
             for spec in subsets
         ]
         problem = f"data root is not a folder: {root} ({describe_folder(root)})"
-        return CheckReport(root=root, subsets=records, problems=[problem])
-    records = [_check_subset(root, spec, sample, seed, dataset) for spec in subsets]
+        return CheckReport(root=root, subsets=records, problems=[problem], dataset=dataset.name)
+    records = [_check_subset(root, spec, sample, seed, dataset, extra_roots)
+               for spec in subsets]
     problems = [p for record in records for p in record.problems]
-    return CheckReport(root=root, subsets=records, problems=problems)
+    return CheckReport(root=root, subsets=records, problems=problems, dataset=dataset.name)
 
 
 def _format_formats(formats: Counter[str]) -> str:
@@ -255,8 +307,27 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+#: What to do with images that are no dataset gibench knows (shown when none is found).
+OTHER_WAYS = ("to use these images as they are: `gibench score --detector D --weights W "
+              "FOLDER` scores a folder; `--subset-dir NAME=FOLDER:ai|nature` adds a folder as a "
+              "test subset of a run; `--dataset folder:PATH` reads a PATH/<name>/{0_real,1_fake} "
+              "(or {nature,ai}) tree as a dataset; a dataset plugin describes any other layout "
+              "(`gibench list datasets` shows those installed)")
+
+
 def render_report(report: CheckReport) -> str:
-    """The report as text: a table per subset, the problems, and a one-line summary."""
+    """The report as text: a table per subset, the problems, and a one-line summary. A root
+    that is not a folder is one line; a root holding none of the subsets a short report: what
+    it holds, the subset folders that exist without their splits, and :data:`OTHER_WAYS`."""
+    if not report.root.is_dir():
+        return f"data root {report.root}: {describe_folder(report.root)}"
+    if report.subsets and report.n_found == 0:
+        of = f" of dataset {report.dataset!r}" if report.dataset else ""
+        incomplete = [p for p in report.problems if "subset folder incomplete" in p]
+        return "\n".join([
+            f"data root {report.root} holds none of the {_plural(len(report.subsets), 'subset')}"
+            f"{of}; it holds {describe_folder(report.root, 8)}",
+            *(f"- {p}" for p in incomplete), OTHER_WAYS])
     blocks = [f"data root: {report.root}"]
     for record in report.subsets:
         title = f"{record.name} ({record.display_name})"

@@ -13,6 +13,7 @@ module applies their specs and never names one:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +21,98 @@ from pathlib import Path
 from gibench.data.layout import find_subset_dir, has_split
 from gibench.errors import GibenchError
 from gibench.registry import Registry
-from gibench.specs import DatasetSpec, SubsetSpec
+from gibench.specs import FAKE, REAL, DatasetSpec, SubsetSpec
+
+#: ``--dataset folder:PATH``: the tree at PATH as a dataset (:func:`folder_dataset`).
+FOLDER_PREFIX = "folder:"
+#: The label folder conventions a folder dataset may use, tried in order.
+FOLDER_LABELS: tuple[dict[str, int], ...] = ({"0_real": REAL, "1_fake": FAKE},
+                                             {"nature": REAL, "ai": FAKE})
+_SPLIT_ORDER = ("train", "val", "test")
+
+
+def _subdirs(path: Path) -> list[str]:
+    return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+
+
+def _labels_in(path: Path) -> dict[str, int] | None:
+    names = set(_subdirs(path))
+    return next((c for c in FOLDER_LABELS if set(c) <= names), None)
+
+
+def folder_dataset(path: Path) -> tuple[DatasetSpec, list[SubsetSpec]]:
+    """The tree at ``path`` as a dataset named ``folder:<its name>``, without a plugin: one
+    subset per ``<path>/<name>/{0_real,1_fake}`` (or ``{nature,ai}``) folder, with or without a
+    split level (``<name>/<split>/<label>``), or ``path`` itself as one subset when it holds
+    the label folders. A subset without a split level has one split, ``test``, read from the
+    same folder. A tree with neither convention, or mixing them, is a :class:`GibenchError`
+    saying what was found."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise GibenchError(f"{{dataset}} folder:{path}: not a folder", params=["dataset"])
+    wanted = " or ".join("{" + ",".join(c) + "}" for c in FOLDER_LABELS)
+    found: list[tuple[str, dict[str, int], tuple[str, ...] | None]] = []
+    own = _labels_in(path)
+    if own is not None:
+        found.append((".", own, None))
+    else:
+        for name in _subdirs(path):
+            labels = _labels_in(path / name)
+            if labels is not None:
+                found.append((name, labels, None))
+                continue
+            splits = [(s, lab) for s in _subdirs(path / name)
+                      if (lab := _labels_in(path / name / s)) is not None]
+            if splits:
+                found.append((name, splits[0][1], tuple(s for s, _ in splits)))
+                if any(lab != splits[0][1] for _, lab in splits):
+                    found.append((name, {}, None))
+    if not found:
+        from gibench.data.layout import describe_folder
+
+        raise GibenchError(f"{{dataset}} folder:{path}: no <name>/{wanted} folders (with or "
+                           f"without a split level <name>/<split>/...), nor {wanted} itself; it "
+                           f"holds {describe_folder(path, 8)}", params=["dataset"])
+    conventions = {tuple(lab) for _, lab, _ in found}
+    if len(conventions) > 1:
+        raise GibenchError(f"{{dataset}} folder:{path} mixes label folder conventions "
+                           f"({', '.join('/'.join(c) for c in sorted(conventions) if c)}): use "
+                           "one of them throughout", params=["dataset"])
+    labels = found[0][1]
+    all_splits = {s for _, _, splits in found for s in (splits or ("test",))}
+    order = [s for s in _SPLIT_ORDER if s in all_splits] + sorted(all_splits - set(_SPLIT_ORDER))
+    name = f"{FOLDER_PREFIX}{path.resolve().name}"
+    spec = DatasetSpec(name, display_name=f"folder {path.name}", label_folders=dict(labels),
+                       splits=tuple(order),
+                       train_split="train" if "train" in order else None,
+                       eval_split="test" if "test" in order else order[-1],
+                       description=f"the tree at {path}")
+    subsets = []
+    for folder, _, splits in found:
+        layout = ("{label}" if folder == "." else "{subset}/{label}") if splits is None \
+            else "{subset}/{split}/{label}"
+        subset_name = path.resolve().name if folder == "." else folder
+        own = tuple(s for s in order if s in (splits or ("test",)))
+        subsets.append(SubsetSpec(subset_name, subset_name, "folder", name, (folder,),
+                                  layout=layout, splits=own))
+    return spec, subsets
+
+
+def dataset_name(registry: Registry, dataset: str) -> str:
+    """The canonical name of ``dataset``; ``folder:PATH`` registers the tree at PATH as a
+    dataset first (:func:`folder_dataset`)."""
+    if dataset.startswith(FOLDER_PREFIX):
+        spec, subsets = folder_dataset(Path(dataset[len(FOLDER_PREFIX):]))
+        registry.add_dataset(spec, subsets)
+        return spec.name
+    return registry.dataset(dataset).name
+
+
+def folder_root(dataset: str | None) -> Path | None:
+    """The tree of a ``folder:PATH`` dataset name, else ``None``."""
+    if dataset and dataset.startswith(FOLDER_PREFIX):
+        return Path(dataset[len(FOLDER_PREFIX):]).expanduser()
+    return None
 
 
 def recognises(registry: Registry, spec: DatasetSpec, root: Path) -> bool:
@@ -107,6 +199,12 @@ def split_roots(registry: Registry, data_root: DataRoot, dataset: str | None
     recognised, its extra roots by name) of a single-dataset run given ``data_root`` (see
     :data:`DataRoot`) and ``dataset``. A mapping naming several datasets needs ``dataset``;
     a key naming no dataset, or an extra root its dataset does not declare, is an error."""
+    tree = folder_root(dataset)
+    if tree is not None:
+        if data_root is not None and Path(str(data_root)).expanduser() != tree:
+            raise GibenchError(f"{{dataset}} {dataset} reads its own folder: give no "
+                               "{data_root}", params=["dataset", "data_root"])
+        return tree, dataset_name(registry, dataset), {}
     if data_root is None or isinstance(data_root, (str, Path)):
         root = None if data_root is None else Path(data_root).expanduser()
         return root, (registry.dataset(dataset).name if dataset else None), {}

@@ -325,6 +325,45 @@ def has_split(root: Path, spec: SubsetSpec, split: str, dataset: DatasetSpec | N
     return True
 
 
+def split_folder(root: Path, spec: SubsetSpec, split: str, dataset: DatasetSpec | None = None
+                 ) -> Path | None:
+    """The folder of ``split`` of subset ``spec`` under ``root`` where its layout names the
+    split before its labels (``<subset>/train`` for the default), else ``None``."""
+    dataset = dataset or _DEFAULT
+    pattern = spec.layout or dataset.layout
+    prefix = "/".join(_prefix(pattern))
+    if "{split}" not in prefix or prefix.startswith("@"):
+        return None
+    found = _find_candidate(Path(root), spec, dataset) if "{subset}" in prefix else None
+    if "{subset}" in prefix and found is None:
+        return None
+    return Path(root) / _fill(prefix, found[0] if found else None, split, "")
+
+
+def label_sources(root: Path, spec: SubsetSpec, split: str, label: int,
+                  dataset: DatasetSpec | None = None,
+                  extra_roots: Mapping[str, Path] | None = None
+                  ) -> tuple[list[Path], Path, frozenset[str]]:
+    """(the folders holding ``label``'s images of ``split`` of subset ``spec``, sorted; the
+    path its pattern names, for messages; the folder names that must not appear inside them)
+    — what ``data check`` and ``data audit`` read. A missing extra root raises
+    :class:`GibenchError` naming the option that gives it."""
+    root = Path(root)
+    dataset = dataset or _DEFAULT
+    pattern = label_patterns(spec, dataset)[label]
+    found = _find_candidate(root, spec, dataset) if "{subset}" in pattern else None
+    name = dataset.folder_of(label)
+    filled = _fill(pattern, found[0] if found else (spec.folders or ("",))[0], split, name)
+    start = root
+    if filled.startswith("@"):
+        extra, _, filled = filled[1:].partition("/")
+        start = extra_root(dict(extra_roots or {}), extra, dataset)
+    leaves = _leaf_names(dataset)
+    foreign = leaves - {name} if "{label}" in pattern else leaves
+    folders = match_folders(start, filled, leaves) if found or "{subset}" not in pattern else []
+    return folders, start / filled, foreign
+
+
 def _expected_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec) -> str:
     patterns = list(dict.fromkeys(label_patterns(spec, dataset).values()))
     if patterns == [_DEFAULT.layout] and spec.splits is None:
@@ -338,8 +377,8 @@ def _expected_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec) -> str:
 
 
 def missing_inside(folder: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> str:
-    """What subset ``spec``'s existing ``folder`` lacks, in words (``no split folder train/ or
-    val/``), or ``""`` when it lacks nothing its patterns need up to their labels."""
+    """What subset ``spec``'s existing ``folder`` lacks, in words (``no train/ or val/``), or
+    ``""`` when it lacks nothing its patterns need up to their labels."""
     dataset = dataset or _DEFAULT
     wanted = sorted({"/".join(_prefix(p)[1:]) for p in _subset_patterns(spec, dataset)})
     wanted = [w for w in wanted if w]
@@ -349,7 +388,7 @@ def missing_inside(folder: Path, spec: SubsetSpec, dataset: DatasetSpec | None =
                     for split in subset_splits(spec, dataset)})
     if any((folder / t).is_dir() for t in tried):
         return ""
-    return f"no {' or '.join(tried)} in {folder}"
+    return f"no {' or '.join(tried)}"
 
 
 def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> Path:
@@ -370,8 +409,7 @@ def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = No
             found.append(f"in {root / candidate}: {describe_folder(root / candidate)}")
             lacks = missing_inside(root / candidate, spec, dataset)
             if lacks:
-                lacking.append(f"its folder {root / candidate} exists but holds "
-                               f"{lacks.split(' in ')[0]}")
+                lacking.append(f"its folder {root / candidate} exists but holds {lacks}")
     problem = (f"subset '{spec.name}': " + "; ".join(lacking) if lacking
                else f"subset '{spec.name}' not found under the data root")
     raise LayoutError(problem, root, expected, "; ".join(found))

@@ -116,6 +116,10 @@ class ModelStore:
 
     def _train(self, train_subset: str, key: str, index: ImageIndex | None) -> TrainedModel:
         ctx, records = self.ctx, self.ctx.records
+        if index is None and ctx.resolved.train_split is None:
+            raise GibenchError(f"dataset {ctx.dataset!r} is test-only (no training split): "
+                               "nothing trains on it; evaluate given {weights}",
+                               params=["weights"])
         full = (index if index is not None
                 else ctx.indexes.index(train_subset, ctx.resolved.train_split))
         kept, held = stratified_holdout(full, ctx.config.holdout_fraction, ctx.config.seed)
@@ -166,6 +170,8 @@ class ModelStore:
         """The held-out part of the training subset that given weights are calibrated on;
         ``None`` when its data is not here."""
         ctx = self.ctx
+        if not ctx.resolved.train_subset or ctx.resolved.train_split is None:
+            return None  # a test-only dataset: nothing to calibrate on
         try:
             full = ctx.indexes.index(ctx.resolved.train_subset, ctx.resolved.train_split)
         except GibenchError:

@@ -133,7 +133,7 @@ class Resolved:
     workers: int
     budget: Budget
     #: the dataset's split names: trained on (and calibrated on), and evaluated on by default
-    train_split: str
+    train_split: str | None
     eval_split: str
     #: the dataset's label folders (folder name -> label)
     labels: tuple[tuple[str, int], ...]
@@ -205,7 +205,10 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
     recipe = spec.recipe
     return Resolved(
         detector=spec.name, suite=suite, dataset=names.dataset, data_root=names.data_root,
-        train_subset=names.train_subset(config.train_subset),
+        # a test-only dataset evaluating given weights has no training subset ("")
+        train_subset=("" if config.weights is not None and not config.train_subset
+                      and dataset.train_split is None
+                      else names.train_subset(config.train_subset)),
         test_subsets=tuple(names.test_subsets(config.test_subsets)),
         input_size=input_size, load_size=load_size,
         epochs=config.epochs if config.epochs is not None else budget.epochs,

@@ -370,9 +370,12 @@ def test_eval_over_the_dataset(datasets_plugin, dataset, tmp_path, one_thread):
 
 
 def data_root_args(roots) -> list[str]:
+    """``data check``'s arguments: ROOT, and ``--data-root DATASET.ROOT=PATH`` per extra
+    root."""
     if isinstance(roots, dict):
-        return [arg for name, path in roots.items()
-                for arg in ("--data-root", f"{name}={path}")]
+        main_key = next(k for k in roots if "." not in k)
+        return [str(roots[main_key]), *(arg for name, path in roots.items() if name != main_key
+                                        for arg in ("--data-root", f"{name}={path}"))]
     return [str(roots)]
 
 

@@ -274,6 +274,11 @@ def test_the_distribution_registers_every_dataset_with_the_fields_conventions(da
         assert spec.eval_split in spec.splits
         subsets = registry.subsets(name)
         assert subsets and all(s.dataset == name for s in subsets)
+        for sub in subsets:  # the folder names on disk find their subset, within the dataset
+            for alias in (sub.name, *sub.aliases, *(Path(f).name for f in sub.folders)):
+                if "{subset}" in (sub.layout or spec.layout):
+                    assert registry.resolve("subset", alias, name) == sub.name, alias
+            assert registry.subset(f"{name}/{sub.name}") is sub
         if name == "wildrf":  # the one with a training split
             assert spec.train_split == "train" and spec.default_train_subset == "trainval"
         else:

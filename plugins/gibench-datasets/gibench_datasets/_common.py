@@ -33,7 +33,8 @@ def subset(dataset: str, name: str, display_name: str, family: str, folders: Seq
     seen = {_key(name)}
     kept = []
     for alias in [*aliases, *extra, display_name]:
-        if _key(alias) not in seen:
+        # "/" qualifies a subset name with its dataset (DATASET/NAME): no alias may hold one
+        if "/" not in alias and _key(alias) not in seen:
             seen.add(_key(alias))
             kept.append(alias)
     return SubsetSpec(name=name, display_name=display_name, family=family, dataset=dataset,

@@ -345,14 +345,10 @@ def test_data_check_counts_per_subset_and_label(datasets_plugin, dataset, tmp_pa
 
 @pytest.mark.parametrize("dataset", ["forensynths", "synthbuster"])
 def test_eval_over_the_dataset(datasets_plugin, dataset, tmp_path, one_thread):
-    import torch
-
     import gibench
 
     roots, expected = build(dataset, tmp_path)
-    torch.manual_seed(0)
-    weights = tmp_path / "tinynet.pt"
-    torch.save(datasets_plugin.detector("tinynet").build().state_dict(), weights)
+    weights = tinynet_weights(datasets_plugin, tmp_path / "tinynet.pt")
     out = tmp_path / "eval"
     results = gibench.evaluate("tinynet", weights, data_root=roots, device="cpu", workers=0,
                                progress=False, out=out)
@@ -368,6 +364,15 @@ def test_eval_over_the_dataset(datasets_plugin, dataset, tmp_path, one_thread):
     assert (scores["label"] == fake.astype(int)).all()
     record = json.loads((out / "run.json").read_text())
     assert record["resolved"]["dataset"] == dataset
+
+
+def tinynet_weights(registry, path: Path) -> Path:
+    """Weights of the toy plugin's ``tinynet``, seeded, saved as a plain state dict."""
+    import torch
+
+    torch.manual_seed(0)
+    torch.save(registry.detector("tinynet").build().state_dict(), path)
+    return path
 
 
 # ------------------------------------------------------------------------------ adapters
@@ -420,3 +425,20 @@ def check_counts(output: str) -> dict[str, tuple[int, int]]:
             counts[current] = (int(m.group(1)), int(m.group(2)))
             current = None
     return counts
+
+
+def test_a_bad_root_names_what_was_expected_and_found(datasets_plugin, tmp_path):
+    import shutil
+
+    import gibench
+    from gibench.api import GibenchError
+
+    roots, _ = build("synthbuster", tmp_path)
+    with pytest.raises(GibenchError, match="synthbuster.raise=PATH"):  # the second root
+        gibench.evaluate("tinynet", tinynet_weights(datasets_plugin, tmp_path / "w.pt"),
+                         data_root=roots["synthbuster"],
+                         device="cpu", workers=0, progress=False, out=tmp_path / "eval")
+    root = write_tree(tmp_path / "fs", forensynths_tree())
+    shutil.rmtree(root / "biggan" / "1_fake")  # a subset with one class
+    with pytest.raises(GibenchError, match="(?s)1_fake.*found: .*0_real/"):
+        index_counts(datasets_plugin, "forensynths", root, subsets=["biggan"])

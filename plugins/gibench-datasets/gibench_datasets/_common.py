@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from gibench.api import FAKE, REAL, SubsetSpec
+from gibench.api import FAKE, REAL, DatasetSpec, SubsetSpec, hookimpl
 
 #: The label folders of the CNNDetection lineage, which every dataset of this plugin uses.
 LABEL_FOLDERS: dict[str, int] = {"0_real": REAL, "1_fake": FAKE}
@@ -72,3 +72,28 @@ def any_of(*tests: Callable[[Path], bool]) -> Callable[[Path], bool]:
     def recognise(root: Path) -> bool:
         return any(test(root) for test in tests)
     return recognise
+
+
+def evaluation_set(name: str, **fields) -> DatasetSpec:
+    """A test-only dataset: one split, ``test``, evaluated on and never trained on
+    (``train_split=None``), with the field's label folders; ``fields`` are the rest of its
+    :class:`~gibench.api.DatasetSpec`."""
+    return DatasetSpec(name=name, splits=(TEST,), train_split=None, eval_split=TEST,
+                       label_folders=LABEL_FOLDERS, **fields)
+
+
+def hooks(dataset: DatasetSpec, subsets: Sequence[SubsetSpec]):
+    """The two registration hooks of a module that describes one dataset: assign them as
+    ``gibench_add_datasets, gibench_add_subsets = hooks(DATASET, SUBSETS)`` (pluggy finds a
+    module's hook implementations by their names)."""
+    @hookimpl
+    def gibench_add_datasets() -> Sequence[DatasetSpec]:
+        return [dataset]
+
+    @hookimpl
+    def gibench_add_subsets() -> Sequence[SubsetSpec]:
+        return tuple(subsets)
+
+    gibench_add_datasets.__doc__ = f"Register {dataset.display_name} ({dataset.name!r})."
+    gibench_add_subsets.__doc__ = f"Register the {len(subsets)} subsets of {dataset.name!r}."
+    return gibench_add_datasets, gibench_add_subsets

@@ -28,10 +28,15 @@ A test set only (its training set is ForenSynths' ProGAN set, another download).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, all_of, holds_any, subset
+from gibench.api import SubsetSpec
+from gibench_datasets._common import (
+    LABEL_FOLDERS,
+    all_of,
+    evaluation_set,
+    holds_any,
+    hooks,
+    subset,
+)
 
 DATASET = "aigcdetect"
 
@@ -66,15 +71,11 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
     for name, display, family, folders, aliases in _GENERATORS
 )
 
-AIGCDETECT = DatasetSpec(
-    name=DATASET,
+AIGCDETECT = evaluation_set(
+    DATASET,
     display_name="AIGCDetectBenchmark",
     description="AIGCDetectBenchmark's test set (Zhong et al.): 8 GANs from CNNDetection, "
                 "GenImage's 7 diffusion generators and DALL-E 2, and SDXL",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{subset}/**/{label}",
     # GenImage's own tree has ADM/, Midjourney/... too, but never with 0_real/1_fake in them
     recognise=all_of(holds_any("progan"),
@@ -86,13 +87,4 @@ AIGCDETECT = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register AIGCDetectBenchmark's test set."""
-    return [AIGCDETECT]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its 16 generators and SDXL."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(AIGCDETECT, SUBSETS)

@@ -28,10 +28,8 @@ The training sets (Setting-I: ProGAN ``train/{car,cat,chair,horse}``; Setting-II
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, holds_any, subset
+from gibench.api import SubsetSpec
+from gibench_datasets._common import TEST, evaluation_set, holds_any, hooks, subset
 
 DATASET = "aigibench"
 
@@ -76,16 +74,12 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
     for folders, family, aliases in _SOURCES
 )
 
-AIGIBENCH = DatasetSpec(
-    name=DATASET,
+AIGIBENCH = evaluation_set(
+    DATASET,
     display_name="AIGIBench",
     description="AIGIBench's 25 test subsets (Li et al., NeurIPS 2025 D&B): GANs, text-to-"
                 "image and personalised diffusion, face swaps, and images from communities and "
                 "social media",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{split}/{subset}/{label}",
     recognise=holds_any("CommunityAI", "SocialRF", "R3GAN", "StyleGAN-XL", "BlendFace",
                         "InSwap", "Infinite-ID", "FLUX1-dev", under=TEST),
@@ -94,13 +88,4 @@ AIGIBENCH = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register AIGIBench."""
-    return [AIGIBENCH]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its 25 test subsets."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(AIGIBENCH, SUBSETS)

@@ -18,10 +18,8 @@ Where the names come from, and what was verified where:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, holds_any, subset
+from gibench.api import SubsetSpec
+from gibench_datasets._common import TEST, evaluation_set, holds_any, hooks, subset
 
 DATASET = "chameleon"
 
@@ -30,28 +28,15 @@ SUBSETS: tuple[SubsetSpec, ...] = (
            description="AI images collected online, chosen to fool people; JPEG"),
 )
 
-CHAMELEON = DatasetSpec(
-    name=DATASET,
+CHAMELEON = evaluation_set(
+    DATASET,
     display_name="Chameleon",
     description="Chameleon (Yan et al., ICLR 2025): in-the-wild AI images chosen to fool "
                 "people, and photographs; test/{0_real,1_fake}, JPEG",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{split}/{label}",
     recognise=holds_any("0_real", "1_fake", under=TEST),
     recognised_by="the Chameleon folder: test/0_real or test/1_fake",
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register Chameleon."""
-    return [CHAMELEON]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its one subset."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(CHAMELEON, SUBSETS)

@@ -28,10 +28,14 @@ download, laid out ``train/<class>/{0_real,1_fake}``, and not described by this 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, all_of, holds_any, subset
+from gibench.api import SubsetSpec
+from gibench_datasets._common import (
+    all_of,
+    evaluation_set,
+    holds_any,
+    hooks,
+    subset,
+)
 
 DATASET = "forensynths"
 
@@ -57,16 +61,12 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
     for name, display, family, aliases, description in _GENERATORS
 )
 
-FORENSYNTHS = DatasetSpec(
-    name=DATASET,
+FORENSYNTHS = evaluation_set(
+    DATASET,
     display_name="ForenSynths (CNNDetection test set)",
     description="CNNDetection's test set (Wang et al., CVPR 2020): 13 CNN generators, "
                 "0_real/1_fake per generator, class folders under progan, stylegan, stylegan2 "
                 "and cyclegan; all PNG",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{subset}/**/{label}",
     recognise=all_of(holds_any("progan"),
                      holds_any("crn", "imle", "seeingdark", "san", "deepfake")),
@@ -76,13 +76,4 @@ FORENSYNTHS = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register ForenSynths, CNNDetection's test set."""
-    return [FORENSYNTHS]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its 13 generators."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(FORENSYNTHS, SUBSETS)

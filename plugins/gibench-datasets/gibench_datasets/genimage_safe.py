@@ -30,10 +30,8 @@ split, which the built-in ``genimage`` reads).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, holds_any, subset
+from gibench.api import SubsetSpec
+from gibench_datasets._common import LABEL_FOLDERS, TEST, evaluation_set, holds_any, hooks, subset
 
 DATASET = "genimage-safe"
 
@@ -58,15 +56,11 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
 #: Folders no other test/-rooted dataset of this plugin has (AIGIBench has GLIDE, Midjourney).
 _DISTINCT = ("stable_diffusion_v_1_4", "stable_diffusion_v_1_5", "wukong", "VQDM", "ADM", "BigGAN")
 
-GENIMAGE_SAFE = DatasetSpec(
-    name=DATASET,
+GENIMAGE_SAFE = evaluation_set(
+    DATASET,
     display_name="GenImage (AIDE/SAFE layout)",
     description="GenImage's eight generators as AIDE and SAFE evaluate them: "
                 "test/<generator>/{0_real,1_fake}",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{split}/{subset}/{label}",
     recognise=holds_any(*(f"{folder}/{label}" for folder in _DISTINCT for label in LABEL_FOLDERS),
                         under=TEST),
@@ -77,13 +71,4 @@ GENIMAGE_SAFE = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register GenImage in the AIDE/SAFE layout."""
-    return [GENIMAGE_SAFE]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its eight generators."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(GENIMAGE_SAFE, SUBSETS)

@@ -21,10 +21,14 @@ described here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, any_of, holds_any, subset
+from gibench.api import SubsetSpec
+from gibench_datasets._common import (
+    any_of,
+    evaluation_set,
+    holds_any,
+    hooks,
+    subset,
+)
 
 DATASET = "aigi-holmes"
 #: The folder the README puts the test subsets in; the data root may be it or its parent.
@@ -53,15 +57,11 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
 
 _DISTINCT = ("Janus-Pro-1B", "Janus-Pro-7B", "LlamaGen", "Show-o", "Infinity", "SD35-L")
 
-HOLMES = DatasetSpec(
-    name=DATASET,
+HOLMES = evaluation_set(
+    DATASET,
     display_name="AIGI-Holmes TestSet",
     description="AIGI-Holmes' TestSet (Zhou et al., ICCV 2025): ten recent generators "
                 "(Janus, Janus-Pro, LlamaGen, Show-o, VAR, Infinity, FLUX, PixArt, SD 3.5)",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{subset}/{label}",
     recognise=any_of(holds_any(*_DISTINCT), holds_any(*_DISTINCT, under=TESTSET)),
     recognised_by="AIGI-Holmes' TestSet folder (or its parent): one of Janus-Pro-1B/, "
@@ -70,13 +70,4 @@ HOLMES = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register AIGI-Holmes' TestSet."""
-    return [HOLMES]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its ten generators."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(HOLMES, SUBSETS)

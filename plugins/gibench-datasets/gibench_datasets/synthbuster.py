@@ -31,10 +31,8 @@ Where the names come from, and what was verified where:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import FAKE, REAL, DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, holds_any, subset
+from gibench.api import FAKE, REAL, SubsetSpec
+from gibench_datasets._common import evaluation_set, holds_any, hooks, subset
 
 DATASET = "synthbuster"
 #: The name of the second root, holding RAISE-1k (``--data-root synthbuster.raise=PATH``).
@@ -61,15 +59,11 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
     for name, display, family, folder, aliases in _GENERATORS
 )
 
-SYNTHBUSTER = DatasetSpec(
-    name=DATASET,
+SYNTHBUSTER = evaluation_set(
+    DATASET,
     display_name="Synthbuster",
     description="Synthbuster (Bammey 2023): 9 text-to-image generators prompted from RAISE-1k "
                 "photographs, 1,000 PNG fakes each; reals: RAISE-1k, a second root",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{subset}",
     extra_roots={RAISE: "RAISE-1k, the real photographs (any folder of images, e.g. PNGs "
                         "converted from the TIFFs), given as synthbuster.raise=PATH"},
@@ -80,13 +74,4 @@ SYNTHBUSTER = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register Synthbuster."""
-    return [SYNTHBUSTER]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its nine generators."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(SYNTHBUSTER, SUBSETS)

@@ -30,10 +30,14 @@ A test set only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import REAL, DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, all_of, holds_any, subset
+from gibench.api import REAL, SubsetSpec
+from gibench_datasets._common import (
+    all_of,
+    evaluation_set,
+    holds_any,
+    hooks,
+    subset,
+)
 
 DATASET = "ufd"
 
@@ -60,15 +64,11 @@ SUBSETS: tuple[SubsetSpec, ...] = tuple(
     for name, display, family, reals, aliases in _SETTINGS
 )
 
-UFD = DatasetSpec(
-    name=DATASET,
+UFD = evaluation_set(
+    DATASET,
     display_name="UniversalFakeDetect (diffusion)",
     description="UniversalFakeDetect's diffusion test set (Ojha et al., CVPR 2023): guided, "
                 "LDM, Glide and DALL-E mini fakes; reals shared from imagenet/ and laion/",
-    splits=(TEST,),
-    train_split=None,
-    eval_split=TEST,
-    label_folders=LABEL_FOLDERS,
     layout="{subset}/{label}",
     recognise=all_of(holds_any(IMAGENET_REALS, LAION_REALS),
                      holds_any(*(name for name, *_ in _SETTINGS))),
@@ -78,13 +78,4 @@ UFD = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register UniversalFakeDetect's diffusion set."""
-    return [UFD]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its eight diffusion settings."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(UFD, SUBSETS)

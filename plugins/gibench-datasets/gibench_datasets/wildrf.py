@@ -20,10 +20,8 @@ names no platform.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gibench.api import DatasetSpec, SubsetSpec, hookimpl
-from gibench_datasets._common import LABEL_FOLDERS, TEST, holds_any, subset
+from gibench.api import DatasetSpec, SubsetSpec
+from gibench_datasets._common import LABEL_FOLDERS, TEST, holds_any, hooks, subset
 
 DATASET = "wildrf"
 TRAIN, VAL = "train", "val"
@@ -55,13 +53,4 @@ WILDRF = DatasetSpec(
 )
 
 
-@hookimpl
-def gibench_add_datasets() -> Sequence[DatasetSpec]:
-    """Register WildRF."""
-    return [WILDRF]
-
-
-@hookimpl
-def gibench_add_subsets() -> Sequence[SubsetSpec]:
-    """Register its three platforms' test sets and its training data."""
-    return SUBSETS
+gibench_add_datasets, gibench_add_subsets = hooks(WILDRF, SUBSETS)

@@ -16,9 +16,11 @@ LISTING = {"subset": "subsets", "detector": "detectors", "degradation": "degrada
            "suite": "suites"}
 
 
-def spellings(kind: str) -> list[tuple[str, str]]:
-    """``(name or alias, canonical name)`` for everything registered for ``kind``."""
-    return [(name, spec.name) for spec in get_registry().all(kind)
+def spellings(kind: str) -> list[tuple[str, str, str | None]]:
+    """``(name or alias, canonical name, scope)`` for everything registered for ``kind``; a
+    subset's scope is its dataset (several datasets may have subsets of one name)."""
+    return [(name, spec.name, getattr(spec, "dataset", None) if kind == "subset" else None)
+            for spec in get_registry().all(kind)
             for name in (spec.name, *getattr(spec, "aliases", ()))]
 
 
@@ -39,9 +41,9 @@ def test_every_name_and_alias_resolves_whatever_its_case_and_separators(seed):
     rng = random.Random(seed)  # one respelling of every name per example
     registry = get_registry()
     for kind in KINDS:
-        for name, canonical in spellings(kind):
+        for name, canonical, scope in spellings(kind):
             spelled = respell(name, rng)
-            assert registry.resolve(kind, spelled) == canonical, (kind, name, spelled)
+            assert registry.resolve(kind, spelled, scope) == canonical, (kind, name, spelled)
             assert registry.has(kind, spelled)
 
 
@@ -49,7 +51,7 @@ def test_every_name_and_alias_resolves_whatever_its_case_and_separators(seed):
 @given(kind=st.sampled_from(KINDS), name=st.text(max_size=30))
 def test_a_name_that_matches_nothing_raises_naming_the_list_command(kind, name):
     registry = get_registry()
-    known = {normalise(n) for n, _ in spellings(kind)}
+    known = {normalise(n) for n, _, _ in spellings(kind)}
     if normalise(name) in known:  # rare: hypothesis found a real name
         assert registry.has(kind, name)
         return
@@ -69,7 +71,7 @@ def test_a_misspelt_name_suggests_only_registered_names(seed):
     rng = random.Random(seed)
     registry = get_registry()
     for kind in ("subset", "detector"):
-        names = sorted({canonical for _, canonical in spellings(kind)})
+        names = sorted({canonical for _, canonical, _ in spellings(kind)})
         name = rng.choice(names)
         i = rng.randrange(len(name))
         typo = name[:i] + name[i + 1:] + "q"  # one letter lost, one stray

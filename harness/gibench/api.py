@@ -9,8 +9,9 @@ What is here:
 
 - **Hooks**: :data:`hookimpl`, the marker of hook implementations (also ``gibench.hookimpl``).
 - **Specs**, the records the registration hooks return: :class:`DetectorSpec` (with its
-  :class:`Preprocess` and :class:`Recipe`), :class:`SubsetSpec`, :class:`DegradationSpec`,
-  :class:`SuiteSpec`, :class:`ReporterSpec`; the labels :data:`FAKE` and :data:`REAL`.
+  :class:`Preprocess` and :class:`Recipe`), :class:`DatasetSpec` (with its :class:`Budget`),
+  :class:`SubsetSpec`, :class:`DegradationSpec`, :class:`SuiteSpec`, :class:`ReporterSpec`; the
+  labels :data:`FAKE` and :data:`REAL`.
 - **Transforms**: :data:`Transform` (``transform(image, rng)`` → uint8 ``(3, S, S)``) and the
   batched-transform protocol (:class:`BatchedTransform`, :data:`BatchOp`, :func:`with_batch`,
   :func:`batch_of`), with :func:`crop_at`, the core's crop that batched centre crops call.
@@ -41,6 +42,8 @@ from gibench.specs import (
     REAL,
     BatchedTransform,
     BatchOp,
+    Budget,
+    DatasetSpec,
     DegradationSpec,
     DetectorSpec,
     Preprocess,
@@ -57,11 +60,11 @@ if TYPE_CHECKING:  # pragma: no cover - imported on first use (see __getattr__)
     from gibench.suite import CLEAN, Setting, SuiteContext
 
 __all__ = [
-    "CHECKPOINT_SAFE_GLOBALS", "FAKE", "REAL", "BatchOp", "BatchedTransform", "DegradationSpec",
-    "DetectorSpec", "GibenchError", "Preprocess", "Recipe", "ReporterSpec", "SubsetSpec",
-    "SuiteSpec",
-    "Transform", "batch_of", "check_state", "crop_at", "hookimpl", "load_checkpoint",
-    "load_state_into", "with_batch", "CLEAN", "Setting", "SuiteContext",
+    "CHECKPOINT_SAFE_GLOBALS", "FAKE", "REAL", "BatchOp", "BatchedTransform", "Budget",
+    "DatasetSpec", "DegradationSpec", "DetectorSpec", "GibenchError", "Preprocess", "Recipe",
+    "ReporterSpec", "SubsetSpec", "SuiteSpec", "Transform", "batch_of", "check_state", "crop_at",
+    "hookimpl", "load_checkpoint", "load_state_into", "with_batch", "CLEAN", "Setting",
+    "SuiteContext",
 ]
 
 #: Names imported from :mod:`gibench.suite` when first asked for (it imports the engine).

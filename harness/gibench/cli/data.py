@@ -195,16 +195,18 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, extra: tuple,
     from gibench.data.datasets import infer_dataset
 
     reg = registry(ctx)
-    specs = [reg.subset(name.strip(), dataset) for name in (subsets or "").split(",")
-             if name.strip()]
-    if dataset is None and specs:
-        dataset = specs[0].dataset
-    elif dataset is None:
+    names = [name.strip() for name in (subsets or "").split(",") if name.strip()]
+    if dataset is None:
+        # the root's dataset first: --subsets names resolve within it (another installed
+        # dataset may have a subset of the same name); else the dataset of the first subset
         try:
             dataset = infer_dataset(reg, root)
         except GibenchError as exc:
-            click.echo(f"error: {message(exc)}", err=True)
-            ctx.exit(EXIT_UNUSABLE)
+            if not names:
+                click.echo(f"error: {message(exc)}", err=True)
+                ctx.exit(EXIT_UNUSABLE)
+            dataset = reg.subset(names[0]).dataset
+    specs = [reg.subset(name, dataset) for name in names]
     spec = reg.dataset(dataset)
     extra_roots = _extra_roots(reg, spec, root, extra)
     specs = specs or reg.subsets(spec.name)

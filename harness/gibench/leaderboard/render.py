@@ -162,7 +162,9 @@ class _Layout:
         self.trains = sorted({r["train_subset"] for r in rows})
         self.many_trains = len(self.trains) > 1
         self.many_tests = len({r["test_subset"] for r in rows}) > 1
-        subset_order = {s.name: i for i, s in enumerate(registry.all("subset"))}
+        # the board's dataset's order: another dataset may have subsets of the same names
+        subset_order = {s.name: i for i, s in enumerate(
+            registry.subsets(dataset) if dataset else registry.all("subset"))}
         if self.degraded:
             keys = {r["degradation"] for r in rows}
             self.columns = sorted(keys, key=self._degradation_key)

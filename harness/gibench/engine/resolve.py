@@ -24,7 +24,7 @@ from gibench.engine.config import RunConfig
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import Setting
 from gibench.errors import GibenchError
-from gibench.registry import Registry
+from gibench.registry import AmbiguousNameError, Registry
 from gibench.specs import (
     Budget,
     DatasetSpec,
@@ -56,7 +56,12 @@ class Names:
             folder, label = self.subset_dirs[name]
             return SubsetSpec(name, name, "user folder", self.dataset, (str(folder),),
                               description=f"{folder} (all {'fake' if label else 'real'})")
-        spec = self.registry.subset(name, self.dataset)
+        try:
+            spec = self.registry.subset(name, self.dataset)
+        except AmbiguousNameError as exc:  # several datasets have it, the run's has not
+            owners = ", ".join(repr(key.split("/", 1)[0]) for key in exc.keys)
+            raise GibenchError(f"subset {name!r} belongs to datasets {owners}, but this run is "
+                               f"on {self.dataset!r} (data root {self.data_root})") from exc
         if spec.dataset != self.dataset:
             raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
                                f"this run is on {self.dataset!r} (data root {self.data_root})")

@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 
 from gibench.errors import GibenchError
 from gibench.leaderboard.board import Board, board_names, load_board
+from gibench.leaderboard.names import board_dataset
 
 # The one layout of a board (columns, lines, Avg, footnotes) is render's; the site shows the
 # same table as the Markdown, so it reuses it rather than computing another.
@@ -119,10 +120,6 @@ class BoardPage:
     empty: bool = False
 
 
-def _dataset_of(board: Board, registry: Registry) -> str:
-    from gibench.leaderboard.names import board_dataset
-
-    return board_dataset(board.name, registry) or "-"
 
 
 def _board_page(board: Board, registry: Registry) -> BoardPage:
@@ -133,12 +130,13 @@ def _board_page(board: Board, registry: Registry) -> BoardPage:
     policy = board_policy(board.name)
     policy_text = (f"--eval-transform {policy} for every row" if policy
                    else "each detector's own evaluation preprocessing (--eval-transform authors)")
+    dataset = board_dataset(board.name, registry)
     page = BoardPage(board.name, f"board-{page_name(board.name)}.html", summary,
-                     _dataset_of(board, registry), "-", policy_text,
+                     dataset or "-", "-", policy_text,
                      _alignment_of(board.name), "-", [], [], [], empty=not rows)
     if not rows:
         return page
-    layout = _Layout(rows, registry)
+    layout = _Layout(rows, registry, dataset)
     lines = _lines(board, layout)
     page.kind = layout.kind
     if layout.many_trains:

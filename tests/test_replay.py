@@ -21,7 +21,7 @@ from gibench.engine.config import ConfigFileError, RunConfig, read_config_file
 from gibench.errors import GibenchError
 from gibench.registry import clear_registry_cache
 from gibench.rundir import RunRecord
-from tests.conftest import TOY_PLUGIN, install_fake_distribution, write_toy_tree
+from tests.conftest import install_toy_plugin, write_toy_tree
 
 OPTS = dict(dataset="toy", train_subset="toy-a", device="cpu", workers=0, progress=False)
 
@@ -38,12 +38,7 @@ def pair(tmp_path_factory) -> tuple[Path, Path, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GIBENCH_CACHE", str(base / "cache"))
         mp.delenv("GIBENCH_DISABLE_PLUGINS", raising=False)
-        site = base / "site"
-        site.mkdir()
-        install_fake_distribution(site, "gibench-toy", "1.2.3", {"gibench_toy": TOY_PLUGIN},
-                                  {"toy": "gibench_toy"})
-        mp.syspath_prepend(str(site))
-        clear_registry_cache()
+        install_toy_plugin(base, mp)
         root = write_toy_tree(base / "toydata", n=12)
         gibench.run("tinynet", "cross-generator", data_root=root, out=base / "a", epochs=2,
                     **OPTS)

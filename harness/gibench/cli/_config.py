@@ -24,6 +24,7 @@ _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENV
 
 config_option = click.option(
     "--config", "config_file", type=click.Path(path_type=Path, exists=True), default=None,
+    metavar="FILE",
     help="Read the configuration from FILE: TOML, YAML or JSON holding what run.json's "
          "'config' holds (the Python names: epochs, batch_size, data_root...), or a run.json "
          "(or its run directory) to run that experiment again. Options given on the command "

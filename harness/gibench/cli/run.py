@@ -174,7 +174,8 @@ def _summary(out_dir: Path) -> None:
 
 @click.command()
 @click.option("--detector", default=None,
-              help="Detector name (gibench list detectors). Required unless --resume.")
+              help="Detector name (gibench list detectors). Required unless --resume, or "
+                   "--config names one.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue the interrupted run in this run directory with its recorded "
                    "configuration: finished trainings and evaluations are kept, an unfinished "

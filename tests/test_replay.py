@@ -176,6 +176,8 @@ def test_the_command_line_overrides_the_config_file(toy_plugin, toy_root, tmp_pa
     assert record.config["progress"] is False and record.config["dataset"] == "toy"
     assert len(record.training["toy-a"]["history"]) == 1
     assert record.config == RunConfig.from_dict(record.config).to_dict()  # one format
+    result = invoke("run", "--config", config, "--resume", out)
+    assert result.exit_code == 2 and "--config cannot be given with it" in result.output
 
 
 def test_run_config_of_a_run_json_runs_it_again_with_overrides(pair, toy_plugin, tmp_path):
@@ -249,6 +251,11 @@ def test_eval_config_file_and_replay_of_a_shared_pass(pair, toy_plugin, tmp_path
         replayed = tmp_path / "replayed" / run.name
         assert (replayed / "scores.csv").read_bytes() == (run / "scores.csv").read_bytes()
         assert len(RunRecord.read(replayed).shared_pass["runs"]) == 2
+    single = tmp_path / "single"  # the file's detector and weights: a run.json of the pass
+    result = invoke("eval", "--config", runs[0] / "run.json", "--out", single)
+    assert result.exit_code == 0, result.output
+    assert RunRecord.read(single).config["weights"] == RunRecord.read(runs[0]).config["weights"]
+    assert (single / "scores.csv").read_bytes() == (runs[0] / "scores.csv").read_bytes()
     config.write_text("detector: tinynet\nsuite: cross-generator\n")
     result = invoke("eval", "--config", config, "--weights", weights)
     assert result.exit_code == 2 and "gibench run --config" in result.output

@@ -115,6 +115,7 @@ def test_compare_lists_a_changed_config_field_and_metric(pair, tmp_path):
     copy = _copy(b, tmp_path)
     record = RunRecord.read(copy)
     record.config["seed"] = 7
+    del record.config["holdout_fraction"]  # a key one run lacks is absent, not null
     record.config["data_root"] = "/elsewhere"  # expected to differ between two machines
     record.versions["torch"] = "0.0.1"
     record.write(copy)
@@ -124,7 +125,9 @@ def test_compare_lists_a_changed_config_field_and_metric(pair, tmp_path):
 
     comparison = gibench.compare(a, copy)
     assert not comparison.agree
-    assert comparison.config == [{"field": "config.seed", "a": 0, "b": 7}]
+    assert comparison.config == [{"field": "config.seed", "a": 0, "b": 7},
+                                 {"field": "config.holdout_fraction", "a": 0.1, "b": None,
+                                  "absent": "b"}]
     assert "config.data_root" in [d["field"] for d in comparison.expected]
     assert comparison.versions == [{"field": "torch", "a": RunRecord.read(a).versions["torch"],
                                     "b": "0.0.1"}]
@@ -135,7 +138,8 @@ def test_compare_lists_a_changed_config_field_and_metric(pair, tmp_path):
     original = pd.read_csv(a / "results.csv").loc[1]
     assert changed[0]["ci"]["acc"]["a"] == [original["acc_ci_low"], original["acc_ci_high"]]
     text = comparison.render()
-    assert "config.seed: 0 -> 7" in text and "95% CI" in text
+    assert "config.seed: 0 -> 7" in text and "config.holdout_fraction: 0.1 -> (absent)" in text
+    assert "95% CI" in text
 
 
 def test_compare_of_a_folder_that_is_not_a_run_exits_2_naming_the_file(pair, tmp_path):

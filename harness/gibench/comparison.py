@@ -91,7 +91,8 @@ class Comparison:
 
         def section(title: str, items: list[dict[str, Any]]) -> None:
             lines.append(f"{title}: " + ("same" if not items else f"{len(items)} difference(s)"))
-            lines.extend(f"  {d['field']}: {_show(d['a'])} -> {_show(d['b'])}" for d in items)
+            lines.extend(f"  {d['field']}: {_show(d['a'], d.get('absent') == 'a')} -> "
+                         f"{_show(d['b'], d.get('absent') == 'b')}" for d in items)
 
         section("config", self.config)
         if self.expected:
@@ -166,11 +167,20 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
-    """``{"field", "a", "b"}`` for each dotted key whose values differ (``None``: absent)."""
+    """``{"field", "a", "b"}`` for each dotted key whose values differ; a key one side lacks
+    has the value ``None`` there and ``"absent": "a"`` (or ``"b"``)."""
     flat_a, flat_b = flatten(a), flatten(b)
     keys = list(flat_a) + [k for k in flat_b if k not in flat_a]
-    return [{"field": k, "a": flat_a.get(k), "b": flat_b.get(k)} for k in keys
-            if not _same(flat_a.get(k), flat_b.get(k))]
+    out = []
+    for key in keys:
+        va, vb = flat_a.get(key), flat_b.get(key)
+        if key in flat_a and key in flat_b and _same(va, vb):
+            continue
+        diff = {"field": key, "a": va, "b": vb}
+        if key not in flat_a or key not in flat_b:
+            diff["absent"] = "a" if key not in flat_a else "b"
+        out.append(diff)
+    return out
 
 
 def version_differences(a: RunRecord, b: RunRecord) -> list[dict[str, Any]]:
@@ -277,9 +287,11 @@ def _same(x: Any, y: Any) -> bool:
     return x == y
 
 
-def _show(value: Any) -> str:
-    if value is None:
+def _show(value: Any, absent: bool = False) -> str:
+    if absent:
         return "(absent)"
+    if value is None:
+        return "null"
     if isinstance(value, float):
         return f"{value:.6g}"
     return repr(value) if isinstance(value, str) else str(value)

@@ -129,16 +129,22 @@ def write_backbone_file(tmp_path: Path, arch: str, seed: int, drop: str | None =
     return ref, path
 
 
-@pytest.fixture
-def toy_plugin(tmp_path, monkeypatch) -> Path:
-    """Install the toy plugin (distribution ``gibench-toy`` 1.2.3, entry point ``toy``)."""
-    site = tmp_path / "site"
+def install_toy_plugin(folder: Path, monkeypatch) -> Path:
+    """Install the toy plugin (distribution ``gibench-toy`` 1.2.3, entry point ``toy``) in
+    ``folder``/site, on ``sys.path`` through ``monkeypatch``; returns the site folder."""
+    site = folder / "site"
     site.mkdir()
     install_fake_distribution(site, "gibench-toy", "1.2.3", {"gibench_toy": TOY_PLUGIN},
                               {"toy": "gibench_toy"})
     monkeypatch.syspath_prepend(str(site))
     clear_registry_cache()
     return site
+
+
+@pytest.fixture
+def toy_plugin(tmp_path, monkeypatch) -> Path:
+    """Install the toy plugin (:func:`install_toy_plugin`) for one test."""
+    return install_toy_plugin(tmp_path, monkeypatch)
 
 
 def _toy_image(rng: np.random.Generator, fake: bool, size: int = 16) -> Image.Image:

@@ -43,6 +43,28 @@ def score(detector: str, weights, paths, **options):
     return _score(detector, weights, list(paths), **options)
 
 
+def replay(run_dir, out=None, **options):
+    """Run the experiment recorded in ``run_dir`` again into the new run directory ``out``;
+    returns that directory.
+
+    See :func:`gibench.engine.replay.replay`.
+    """
+    from gibench.engine.replay import replay as _replay
+
+    return _replay(run_dir, out, **options)
+
+
+def compare(run_a, run_b, atol: float = 0.0):
+    """Whether two run directories agree: configuration, versions, scores and metrics; returns
+    a :class:`gibench.comparison.Comparison` (``.agree``, ``.render()``, ``.to_dict()``).
+
+    See :func:`gibench.comparison.compare`.
+    """
+    from gibench.comparison import compare as _compare
+
+    return _compare(run_a, run_b, atol=atol)
+
+
 from gibench.hookspecs import hookimpl  # noqa: E402  (plugins write @gibench.hookimpl)
 
-__all__ = ["__version__", "evaluate", "hookimpl", "run", "score"]
+__all__ = ["__version__", "compare", "evaluate", "hookimpl", "replay", "resume", "run", "score"]

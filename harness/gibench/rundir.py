@@ -113,6 +113,42 @@ class RunDir:
         """Whether the folder holds a run record."""
         return self.record.is_file()
 
+    def read_results(self):
+        """``results.csv`` as a DataFrame (:data:`RESULT_COLUMNS`; the key columns as text,
+        the metrics as floats, read back to the bit); :class:`RunDirError` naming the file
+        when it is missing, unreadable or lacks a key column."""
+        return _read_table(self.results, [*KEY_COLUMNS, "align", "eval_transform"],
+                           required=list(KEY_COLUMNS))
+
+    def read_scores(self):
+        """``scores.csv`` as a DataFrame (:data:`SCORE_COLUMNS`; ``logit`` and ``score`` read
+        back to the bit); :class:`RunDirError` naming the file as :meth:`read_results`."""
+        return _read_table(self.scores, ["train_subset", "test_subset", "degradation", "path"],
+                           required=SCORE_COLUMNS)
+
+
+def _read_table(path: Path, text: list[str], required: list[str] | None = None):
+    """The CSV ``path`` with the columns ``text`` as strings (an empty cell, or a file named
+    ``nan``, stays text) and the others parsed as numbers, exactly."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise RunDirError(f"{path}: no such file")
+    # pandas 3 reads floats back exactly by default and deprecates asking for it
+    exact = {"float_precision": "round_trip"} if pd.__version__.split(".")[0] < "3" else {}
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+        numeric = [c for c in header if c not in text]
+        frame = pd.read_csv(path, dtype={c: str for c in text if c in header},
+                            keep_default_na=False,
+                            na_values={c: ["", "nan", "NaN"] for c in numeric}, **exact)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # ParserError, EmptyDataError
+        raise RunDirError(f"{path}: not a readable CSV ({exc})") from exc
+    missing = [c for c in (required or text) if c not in frame.columns]
+    if missing:
+        raise RunDirError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
+
 
 #: The JSON type each field of ``run.json`` must have when present (``None`` is always allowed).
 _TYPES: dict[str, tuple[type, ...]] = {

@@ -2,6 +2,8 @@
 
 - :mod:`gibench.cli.run` — ``run``, ``eval``, ``score`` (:mod:`gibench.engine.run`,
   :mod:`gibench.engine.score`);
+- :mod:`gibench.cli.replay` — ``replay``, ``compare`` (:mod:`gibench.engine.replay`,
+  :mod:`gibench.comparison`);
 - :mod:`gibench.cli.info` — ``list``, ``plugins`` (the registry);
 - :mod:`gibench.cli.data` — ``data check``, ``data audit`` and one ``data NAME`` per dataset
   that a plugin builds on demand (:mod:`gibench.data`);
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from gibench.cli import data, info, leaderboard, run
+from gibench.cli import data, info, leaderboard, replay, run
 from gibench.cli._common import ErrorGroup
 
 
@@ -44,8 +46,8 @@ def main(ctx: click.Context, plugin_opts: tuple[str, ...]) -> None:
 
 
 
-for command in (run.run, run.eval_, run.score, info.list_, info.plugins, data.data,
-                leaderboard.leaderboard):
+for command in (run.run, run.eval_, run.score, replay.replay, replay.compare, info.list_,
+                info.plugins, data.data, leaderboard.leaderboard):
     main.add_command(command)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from gibench.cli._common import disabled, registry, subset_list
+from gibench.cli._config import config_option, file_fields, merge
 
 
 def _run_options(f):
@@ -116,7 +117,10 @@ def _start_shared(ctx: click.Context, models: list, kw: dict) -> None:
     """Evaluate several (detector, weights) in one pass; print each run's summary."""
     from gibench.engine.run import eval_configs, run_shared
 
-    configs = eval_configs(models, **_config_options(ctx, kw))
+    options = _config_options(ctx, kw)
+    for name in ("detector", "weights", "suite"):  # each model's own, from `models`
+        options.pop(name, None)
+    configs = eval_configs(models, **options)
     run_shared(configs)
     for config in configs:
         _summary(config.out)
@@ -142,7 +146,7 @@ def _config_options(ctx: click.Context, kw: dict) -> dict:
     import sys
 
     command = shlex.join(["gibench", *sys.argv[1:]])
-    return {"disabled_plugins": disabled(ctx), "command": command, **kw}
+    return merge(ctx, {"disabled_plugins": disabled(ctx), "command": command, **kw})
 
 
 def _summary(out_dir: Path) -> None:
@@ -170,7 +174,8 @@ def _summary(out_dir: Path) -> None:
 
 @click.command()
 @click.option("--detector", default=None,
-              help="Detector name (gibench list detectors). Required unless --resume.")
+              help="Detector name (gibench list detectors). Required unless --resume, or "
+                   "--config names one.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue the interrupted run in this run directory with its recorded "
                    "configuration: finished trainings and evaluations are kept, an unfinished "
@@ -194,6 +199,7 @@ def _summary(out_dir: Path) -> None:
 @click.option("--input-size", type=int, default=None,
               help="Override the input size (default: the detector's, or its dataset's budget).")
 @_run_options
+@config_option
 @click.pass_context
 def run(ctx: click.Context, **kw) -> None:
     """Train (or load) a detector and run a suite; writes a run directory and prints the table.
@@ -202,12 +208,20 @@ def run(ctx: click.Context, **kw) -> None:
     Example:
       gibench run --detector cnnspot --suite cross-generator
       gibench run --resume runs/20261125-120000-cnnspot-cross-generator
+      gibench run --config experiment.toml --epochs 1
+      gibench run --config runs/20261125-120000-cnnspot-cross-generator/run.json --seed 1
     """
     resume_dir = kw.pop("resume_dir")
+    config_file = kw.pop("config_file")
+    if resume_dir is not None and config_file is not None:
+        raise click.UsageError("--resume continues a run with its own configuration; "
+                               "--config cannot be given with it.")
     if resume_dir is not None:
         _resume(ctx, resume_dir, kw)
-    elif kw["detector"] is None:
-        raise click.UsageError("Missing option '--detector' (or --resume RUN_DIR).")
+    elif kw["detector"] is None and not file_fields(ctx).get("detector"):
+        raise click.UsageError("Missing option '--detector' (or --resume RUN_DIR)."
+                               + (f" {config_file} names no detector either."
+                                  if config_file else ""))
     else:
         _start(ctx, kw)
 
@@ -227,16 +241,16 @@ def _resume(ctx: click.Context, run_dir: Path, kw: dict) -> None:
 
 
 @click.command("eval")
-@click.option("--detector", "detectors", multiple=True, required=True,
+@click.option("--detector", "detectors", multiple=True,
               help="Detector name (gibench list detectors). Repeatable: the i-th --weights is "
                    "evaluated with the i-th --detector; one --detector serves every --weights.")
 @click.option("--weights", "weights", multiple=True, type=click.Path(path_type=Path),
-              required=True,
               help="Weights to evaluate. Repeatable: several models are evaluated in one pass "
                    "over the files.")
 @click.option("--input-size", type=int, default=None, help="Override the input size.")
 @_fake_class
 @_run_options
+@config_option
 @click.pass_context
 def eval_(ctx: click.Context, **kw) -> None:
     """Evaluate given weights on the val split of every subset (or --subsets).
@@ -254,10 +268,18 @@ def eval_(ctx: click.Context, **kw) -> None:
       gibench eval --detector cnnspot --weights W.pt
       gibench eval --detector cnnspot --weights a.pt --weights b.pt --out runs/ab
       gibench eval --detector cnnspot --weights a.pt --detector resnet50 --weights b.pt
+      gibench eval --config evaluation.yaml --weights c.pt
     """
     from gibench.engine.run import pair_models
 
-    models = pair_models(kw.pop("detectors"), kw.pop("weights"))
+    kw.pop("config_file")
+    fields = file_fields(ctx)
+    if fields.get("suite", "eval") != "eval":
+        raise click.UsageError(f"{ctx.params['config_file']} runs suite {fields['suite']!r}; "
+                               "gibench eval runs suite 'eval' (use gibench run --config).")
+    detectors, weights = kw.pop("detectors"), kw.pop("weights")
+    models = pair_models(detectors or [d for d in [fields.get("detector")] if d],
+                         weights or [w for w in [fields.get("weights")] if w])
     if len(models) == 1:
         (kw["detector"], kw["weights"]), = models
         _start(ctx, {**kw, "suite": "eval"})

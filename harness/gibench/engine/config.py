@@ -1,11 +1,35 @@
-"""A run's configuration."""
+"""A run's configuration, and the configuration files that hold one.
+
+A configuration file holds what ``run.json``'s ``config`` holds (:meth:`RunConfig.to_dict`):
+the fields of :class:`RunConfig` by their Python names, paths as strings (relative ones to the
+current directory, as on the command line), ``subset_dirs`` as ``{NAME: {path, label}}``. It
+is TOML, YAML or JSON. A whole ``run.json``, or the run directory holding it, is read for its
+``config`` without ``out`` and ``command`` (:data:`RECORD_ONLY_FIELDS`): those say where and
+how that run was made, and a new run goes elsewhere. ::
+
+    # experiment.toml                       # or experiment.yaml, the same keys
+    detector = "cnnspot"
+    suite = "cross-generator"
+    data_root = "/data/GenImage"
+    epochs = 2
+    degradations = ["jpeg:65", "blur:3"]
+    [subset_dirs.phone]
+    path = "/data/phone-photos"
+    label = 0
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from gibench.errors import GibenchError
 
 
 @dataclass
@@ -72,10 +96,28 @@ class RunConfig:
                               for k, (p, lab) in self.subset_dirs.items()}
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> RunConfig:
+        """The configuration that :meth:`to_dict` (``run.json``'s ``config``) wrote;
+        :class:`ConfigFileError` naming ``source`` on an unknown key, a value of the wrong
+        type or a missing ``detector``."""
+        values = config_fields(data, source)
+        if not values.get("detector"):
+            raise ConfigFileError(f"{source}: no detector (a detector name is required)")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> RunConfig:
+        """The configuration in the file ``path`` (:func:`read_config_file`), with
+        ``overrides`` (fields) replacing what it says."""
+        values = {**read_config_file(path), **overrides}
+        if not values.get("detector"):
+            raise ConfigFileError(f"{path}: no detector; give one in the file or as an override")
+        return cls(**values)
+
 
 def parse_subset_dir(value: str) -> tuple[str, Path, int]:
     """``NAME=PATH:ai`` or ``NAME=PATH:nature`` → (name, folder, label)."""
-    from gibench.errors import GibenchError
     from gibench.specs import LABEL_FOLDERS
 
     name, sep, rest = value.partition("=")
@@ -84,3 +126,180 @@ def parse_subset_dir(value: str) -> tuple[str, Path, int]:
         raise GibenchError(f"{{subset_dirs=}}{value!r}: expected NAME=PATH:ai or "
                            "NAME=PATH:nature", params=["subset_dirs"])
     return name.strip(), Path(path).expanduser(), LABEL_FOLDERS[label]
+
+
+# -- configuration files ---------------------------------------------------------------------
+
+#: What a configuration file may be written in, by suffix.
+CONFIG_FORMATS = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON"}
+#: The fields of a run record's configuration that a new run does not take from it.
+RECORD_ONLY_FIELDS = ("out", "command")
+
+
+class ConfigFileError(GibenchError):
+    """A configuration file is unreadable, or holds an unknown key or a value of the wrong
+    type; the message names the file and the key."""
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The :class:`RunConfig` fields that the file ``path`` sets (TOML, YAML or JSON by its
+    suffix; a ``run.json`` or a run directory gives its ``config`` without
+    :data:`RECORD_ONLY_FIELDS`), converted to their Python types. Only the fields the file
+    names are returned. :class:`ConfigFileError` naming the file when it is missing or
+    unparsable, or holds an unknown key (with the close matches) or a value of the wrong type."""
+    from gibench.rundir import RunDir, RunDirError, RunRecord
+
+    path = Path(path)
+    if path.is_dir():
+        if not RunDir(path).is_run():
+            raise ConfigFileError(f"{path}: a folder that holds no run.json; give a "
+                                  "configuration file (.toml, .yaml, .json) or a run directory")
+        path = RunDir(path).record
+    data = _parse(path)
+    if isinstance(data, dict) and "config" in data and "status" in data:  # a run record
+        try:
+            record = RunRecord.from_dict(data, source=str(path))
+        except RunDirError as exc:
+            raise ConfigFileError(str(exc)) from exc
+        data = {k: v for k, v in record.config.items() if k not in RECORD_ONLY_FIELDS}
+    return config_fields(data, str(path))
+
+
+def _parse(path: Path) -> Any:
+    kind = CONFIG_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigFileError(f"{path}: unknown configuration format {path.suffix!r}; write "
+                              "it as " + ", ".join(sorted(CONFIG_FORMATS)))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigFileError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"{path}: unreadable ({exc})") from exc
+    try:
+        if kind == "JSON":
+            return json.loads(text)
+        if kind == "YAML":
+            import yaml
+
+            return yaml.safe_load(text)
+        return _toml().loads(text)
+    except Exception as exc:  # each parser's own error; the message says where it failed
+        detail = " ".join(str(exc).split())
+        raise ConfigFileError(f"{path}: not valid {kind} ({detail})") from exc
+
+
+def _toml():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
+        import tomli as tomllib
+    return tomllib
+
+
+def config_fields(data: Any, source: str) -> dict[str, Any]:
+    """``data`` (a mapping as :meth:`RunConfig.to_dict` writes it) as :class:`RunConfig`
+    keyword arguments of the right types; :class:`ConfigFileError` naming ``source``."""
+    if not isinstance(data, Mapping):
+        raise ConfigFileError(f"{source}: expected a table of configuration keys at the top, "
+                              f"found {_describe(data)}")
+    hints = typing.get_type_hints(RunConfig)
+    known = [f.name for f in fields(RunConfig)]
+    unknown = [key for key in data if key not in hints]
+    if unknown:
+        raise ConfigFileError(f"{source}: unknown key(s) " + "; ".join(
+            _unknown(str(key), known) for key in unknown)
+            + ". The keys are those of run.json's config: " + ", ".join(known))
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "subset_dirs":
+            out[key] = _subset_dirs(value, source)
+            continue
+        try:
+            out[key] = _convert(value, hints[key])
+        except ValueError as exc:
+            raise ConfigFileError(f"{source}: {key} is {_describe(value)}, expected "
+                                  f"{exc}") from None
+    return out
+
+
+def _unknown(key: str, known: list[str]) -> str:
+    spelled = key.replace("-", "_").lower()  # a flag's spelling: --batch-size
+    matches = [spelled] if spelled in known else \
+        difflib.get_close_matches(spelled, known, n=3, cutoff=0.6)
+    return repr(key) + (f" (did you mean {' or '.join(map(repr, matches))}?)" if matches else "")
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` (str, int, float, bool, Path, list[...], dict[str, ...]
+    or a union of them); ValueError saying what was expected."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for member in args:
+            try:
+                return _convert(value, member)
+            except ValueError:
+                continue
+        raise ValueError(" or ".join(_expected(member) for member in args))
+    if hint is type(None):
+        if value is None:
+            return None
+    elif origin is list:
+        if isinstance(value, list):
+            return [_convert(item, args[0]) for item in value]
+    elif origin is dict:
+        if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+            return {k: _convert(v, args[1]) for k, v in value.items()}
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint in (str, Path):
+        if isinstance(value, str):
+            return hint(value)
+    raise ValueError(_expected(hint))
+
+
+def _expected(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        return f"a list of {_expected(args[0]).split(' ', 1)[1]}s"
+    if origin is dict:
+        return f"a table of {_expected(args[1]).split(' ', 1)[1]}s"
+    return {type(None): "null (or leave the key out)", bool: "true or false",
+            int: "an integer", float: "a number", str: "a string",
+            Path: "a path"}.get(hint, str(hint))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    return f"{kind} ({value!r})" if not isinstance(value, (list, dict)) else kind
+
+
+def _subset_dirs(value: Any, source: str) -> dict[str, tuple[Path, int]]:
+    """``subset_dirs`` as ``to_dict`` writes it: ``{NAME: {path: FOLDER, label: 0|1}}``
+    (``label`` also ``nature`` or ``ai``, as on the command line)."""
+    from gibench.specs import LABEL_FOLDERS
+
+    if not isinstance(value, Mapping):
+        raise ConfigFileError(f"{source}: subset_dirs is {_describe(value)}, expected a table "
+                              "{NAME: {path: FOLDER, label: 0 (real) or 1 (fake)}}")
+    out = {}
+    for name, entry in value.items():
+        label = entry.get("label") if isinstance(entry, Mapping) else None
+        label = LABEL_FOLDERS.get(label, label) if isinstance(label, str) else label
+        if (not isinstance(entry, Mapping) or set(entry) != {"path", "label"}
+                or not isinstance(entry["path"], str) or label not in (0, 1)
+                or isinstance(label, bool)):
+            raise ConfigFileError(f"{source}: subset_dirs.{name} is {_describe(entry)}, "
+                                  "expected {path: FOLDER, label: 0 (real) or 1 (fake)}")
+        out[str(name)] = (Path(entry["path"]), label)
+    return out

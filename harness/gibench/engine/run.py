@@ -197,18 +197,11 @@ def _resumed_config(run_dir: Path, overrides: dict[str, Any]
         record = RunRecord.read(run_dir)
     except RunDirError as exc:
         raise GibenchError(f"cannot resume {run_dir}: {exc}") from exc
-    saved = dict(record.config)
-    for key in ("data_root", "weights", "out"):
-        if isinstance(saved.get(key), dict):  # several roots: {NAME: folder}
-            saved[key] = {name: Path(path) for name, path in saved[key].items()}
-        elif saved.get(key) is not None:
-            saved[key] = Path(saved[key])
-    saved["subset_dirs"] = {k: (Path(v["path"]), v["label"])
-                            for k, v in saved.get("subset_dirs", {}).items()}
-    saved.update(overrides)
-    saved["out"] = run_dir
-    config = RunConfig(**{k: v for k, v in saved.items()
-                          if k in RunConfig.__dataclass_fields__})
+    try:  # the recorded configuration, read back as a config file is (RunConfig.from_dict)
+        config = RunConfig.from_dict({**record.config, **overrides, "out": str(run_dir)},
+                                     source=str(RunDir(run_dir).record))
+    except GibenchError as exc:
+        raise GibenchError(f"cannot resume {run_dir}: {exc}") from exc
     now = git_state()
     if record.git and now and record.git != now:
         print(f"warning: {run_dir} was started at {record.git}, the code is now at {now}",

@@ -87,11 +87,9 @@ def test_a_suite_sees_the_resolved_subsets_and_writes_only_plain_names(toy_plugi
     registry = get_registry()
     config = RunConfig("tinynet", data_root=toy_root, dataset="toy", device="cpu", workers=0,
                        progress=False, test_subsets=["toy-b"])
-    data_root, dataset, extra_roots = resolve_data(config, registry)
     out = tmp_path / "run"
     out.mkdir()
-    ctx = SuiteContext(RunContext(config, registry, out, data_root, dataset,
-                                  extra_roots=extra_roots))
+    ctx = SuiteContext(RunContext(config, registry, out, resolve_data(config, registry)))
     assert (ctx.train_subset, ctx.test_subsets) == ("toy-a", ["toy-b"])
     assert (ctx.requested_train_subset, ctx.requested_test_subsets) == (None, ["toy-b"])
     assert [s.name for s in ctx.dataset_subsets()] == ["toy-a", "toy-b"]

@@ -62,7 +62,9 @@ EXTENDED_METRICS: tuple[str, ...] = ("eer", "tpr_at_fpr1", "tpr_at_fpr5", "acc_c
                                      "acc_ci_high", "auc_ci_low", "auc_ci_high")
 #: The columns of ``results.csv``, in order.
 RESULT_COLUMNS: list[str] = [
-    *KEY_COLUMNS, "align", "eval_transform", "n_real", "n_fake", "n_skipped",
+    # the evaluation's preprocessing policy (--eval-transform) and the precision the model ran
+    # in (fp32, or bf16/fp16 on a GPU)
+    *KEY_COLUMNS, "align", "eval_transform", "eval_precision", "n_real", "n_fake", "n_skipped",
     *HEADLINE_METRICS, *EXTENDED_METRICS,
     # accuracy at the threshold calibrated on the held-out part of the training subset
     # (reported as such), and at this test subset's own best threshold (an oracle: it looks at

@@ -184,6 +184,7 @@ def _record(ctx: RunContext, trained: TrainedModel, test_subset: str, split: str
            "train_subset": train_name, "test_subset": spec.name,
            "degradation": degradation, "align": ctx.resolved.align_label,
            "eval_transform": ctx.resolved.eval_policy,
+           "eval_precision": ctx.resolved.eval_precision,
            "n_real": metrics["n_real"],
            "n_fake": metrics["n_fake"], "n_skipped": len(scores.bad),
            **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap",

@@ -210,9 +210,9 @@ class Resolved:
     eval_precision: str
     recipe: Recipe
     weights_given: bool
-    #: the run's datasets and their roots (``DATASET.ROOT`` for extra roots), recorded when
-    #: the run reads several datasets
-    roots: tuple[tuple[str, str], ...] = ()
+    #: the run's datasets, each with its root and its extra roots (name, folder), recorded
+    #: when the run reads several datasets (empty otherwise)
+    roots: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @cached_property
     def align(self):
@@ -251,7 +251,11 @@ class Resolved:
             "train_align": [a.name for a in self.train_alignments],
             "recipe": dict(vars(self.recipe)),
             "labels": dict(self.labels),
-            **({"datasets": dict(self.roots)} if self.roots else {}),
+            # a run of several datasets: each dataset's root (and extra roots), training first
+            **({"datasets": {name: root for name, root, _ in self.roots}} if self.roots
+               else {}),
+            **({"extra_roots": {name: dict(extra) for name, _, extra in self.roots if extra}}
+               if any(extra for _, _, extra in self.roots) else {}),
         }
 
 
@@ -291,11 +295,9 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
         eval_precision=eval_precision,
         recipe=recipe,
         weights_given=config.weights is not None,
-        roots=tuple((name, str(path)) for dataset, root in names.roots.items()
-                    for name, path in [(dataset, root), *(
-                        (f"{dataset}.{extra}", folder)
-                        for extra, folder in names.extra_roots_of(dataset).items())])
-        if names.several else (),
+        roots=tuple((dataset, str(root), tuple((extra, str(folder)) for extra, folder
+                                               in names.extra_roots_of(dataset).items()))
+                    for dataset, root in names.roots.items()) if names.several else (),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import gibench.builtin.crossdataset
 import gibench.builtin.datascale
 import gibench.builtin.robustness
 import gibench.builtin.suites
@@ -16,7 +17,8 @@ from gibench.suite import SuiteContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_MODULES = [Path(m.__file__) for m in (gibench.builtin.suites, gibench.builtin.robustness,
-                                            gibench.builtin.datascale)] + [
+                                            gibench.builtin.datascale,
+                                            gibench.builtin.crossdataset)] + [
     ROOT / "plugins" / "gibench-plugin-example" / "gibench_example" / "__init__.py"]
 PUBLIC = {name for name in dir(SuiteContext) if not name.startswith("_")}
 #: what a suite module may import from gibench: the API, the specs, tables and helpers

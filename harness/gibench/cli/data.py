@@ -80,12 +80,12 @@ def _targets(ctx: click.Context, reg, root: Path | None, dataset: str | None, ex
         mains = {spec.name: root, **mains}
     elif dataset is not None:
         raise click.UsageError("--dataset names the dataset of ROOT: give ROOT")
-    if not mains:
-        raise click.UsageError("give ROOT, or datasets' roots as --data-root NAME=PATH")
     for name in extras:
         if name not in mains:
             raise GibenchError(f"--data-root gives extra roots of dataset {name!r} but not its "
                                f"own root: add --data-root {name}=PATH")
+    if not mains:
+        raise click.UsageError("give ROOT, or datasets' roots as --data-root NAME=PATH")
     for name, path in mains.items():
         if not path.is_dir():
             from gibench.data.layout import describe_folder

@@ -118,6 +118,8 @@ def test_a_single_dataset_run_writes_what_it_always_wrote(roots, tmp_path, one_t
     toy["path"] = [p.removeprefix("toy/") for p in toy["path"]]
     pd.testing.assert_frame_equal(toy, one)
     assert set(several["dataset"]) == {"toy", "forensynths"}
+    table = (tmp_path / "several" / "results.md").read_text()  # columns told apart
+    assert "Toy A (toy)" in table and "BigGAN (forensynths)" in table
     pd.testing.assert_frame_equal(several[several["dataset"] == "toy"].reset_index(drop=True),
                                   alone)
 

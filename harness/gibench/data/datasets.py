@@ -8,7 +8,9 @@ module applies their specs and never names one:
 - with a data root and no dataset, the datasets whose ``recognise`` accepts the root are the
   candidates: one is the answer, none or several an error that names every dataset and what it
   looks for (:func:`infer_dataset`);
-- the training subset a run uses when none is asked for (:func:`default_train_subset`).
+- the training subset a run uses when none is asked for (:func:`default_train_subset`);
+- the datasets of a run given several datasets' roots (:func:`resolve_run_data`): its training
+  dataset and every dataset it tests on, with their roots.
 """
 
 from __future__ import annotations

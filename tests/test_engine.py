@@ -123,6 +123,8 @@ def test_bad_configuration_fails_before_any_work(toy_plugin, toy_root, tmp_path)
     with pytest.raises(GibenchError, match="belongs to datasets? .*'genimage'.* this run is on "
                                            "'toy'"):
         _run(toy_root, tmp_path, train_subset="sdv1.4", out=tmp_path / "r2")
+    with pytest.raises(GibenchError, match="belongs to dataset 'genimage'"):
+        _run(toy_root, tmp_path, train_subset="genimage/sdv1.4", out=tmp_path / "r2")
     assert not (tmp_path / "r1" / "run.json").exists()
 
 

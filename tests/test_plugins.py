@@ -25,6 +25,7 @@ def test_builtins_register_through_the_hooks():
     reg = get_registry()
     builtin = {p.name for p in reg.plugins if p.builtin}
     assert builtin == {"genimage", "mini", "mini_biased", "suites", "robustness", "datascale",
+                       "crossdataset",
                        "degradations", "reporters", "tensorboard"}
     assert [s.name for s in reg.subsets("genimage")] == [
         "midjourney", "sdv1.4", "sdv1.5", "adm", "glide", "wukong", "vqdm", "biggan"]

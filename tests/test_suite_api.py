@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import gibench.builtin.crossdataset
 import gibench.builtin.datascale
 import gibench.builtin.robustness
 import gibench.builtin.suites
@@ -16,7 +17,8 @@ from gibench.suite import SuiteContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_MODULES = [Path(m.__file__) for m in (gibench.builtin.suites, gibench.builtin.robustness,
-                                            gibench.builtin.datascale)] + [
+                                            gibench.builtin.datascale,
+                                            gibench.builtin.crossdataset)] + [
     ROOT / "plugins" / "gibench-plugin-example" / "gibench_example" / "__init__.py"]
 PUBLIC = {name for name in dir(SuiteContext) if not name.startswith("_")}
 #: what a suite module may import from gibench: the API, the specs, tables and helpers
@@ -87,11 +89,9 @@ def test_a_suite_sees_the_resolved_subsets_and_writes_only_plain_names(toy_plugi
     registry = get_registry()
     config = RunConfig("tinynet", data_root=toy_root, dataset="toy", device="cpu", workers=0,
                        progress=False, test_subsets=["toy-b"])
-    data_root, dataset, extra_roots = resolve_data(config, registry)
     out = tmp_path / "run"
     out.mkdir()
-    ctx = SuiteContext(RunContext(config, registry, out, data_root, dataset,
-                                  extra_roots=extra_roots))
+    ctx = SuiteContext(RunContext(config, registry, out, resolve_data(config, registry)))
     assert (ctx.train_subset, ctx.test_subsets) == ("toy-a", ["toy-b"])
     assert (ctx.requested_train_subset, ctx.requested_test_subsets) == (None, ["toy-b"])
     assert [s.name for s in ctx.dataset_subsets()] == ["toy-a", "toy-b"]

@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "gibench.builtin.suites",
     "gibench.builtin.robustness",
     "gibench.builtin.datascale",
+    "gibench.builtin.crossdataset",
     "gibench.degradations",
     "gibench.builtin.reporters",
     "gibench.builtin.tensorboard",

@@ -8,7 +8,8 @@ summary and the leaderboard checks its provenance. ::
     RUN_DIR/
       run.json                  RunRecord: configuration, versions, git, device, timings, status
       results.csv               RESULT_COLUMNS: one row per train × test subset × degradation
-      scores.csv                SCORE_COLUMNS: one row per image (path, label, logit, score)
+      scores.csv                SCORE_COLUMNS: one row per image (path, label, logit, score);
+                                MULTI_SCORE_COLUMNS (dataset first) in a run of several datasets
       results.md                the suite's table(s)
       train/<model>/            one folder per model the run trained
         model.pt                the selected weights (sha256 in run.json's ``training``)
@@ -24,6 +25,7 @@ always written, so older run directories still read.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -60,15 +62,35 @@ EXTENDED_METRICS: tuple[str, ...] = ("eer", "tpr_at_fpr1", "tpr_at_fpr5", "acc_c
                                      "acc_ci_high", "auc_ci_low", "auc_ci_high")
 #: The columns of ``results.csv``, in order.
 RESULT_COLUMNS: list[str] = [
-    *KEY_COLUMNS, "align", "eval_transform", "n_real", "n_fake", "n_skipped",
+    # the evaluation's preprocessing policy (--eval-transform) and the precision the model ran
+    # in (fp32, or bf16/fp16 on a GPU)
+    *KEY_COLUMNS, "align", "eval_transform", "eval_precision", "n_real", "n_fake", "n_skipped",
     *HEADLINE_METRICS, *EXTENDED_METRICS,
     # accuracy at the threshold calibrated on the held-out part of the training subset
     # (reported as such), and at this test subset's own best threshold (an oracle: it looks at
     # the test labels, never a result to compare on)
     "threshold_calibrated", "acc_calibrated", "threshold_oracle", "acc_oracle"]
-#: The columns of ``scores.csv`` (and of each ``partial/`` scores file), in order.
+#: The columns of ``scores.csv`` (and of each ``partial/`` scores file), in order. ``path`` is
+#: relative to the test subset's dataset root (or its subset folder: :mod:`gibench.data.layout`).
 SCORE_COLUMNS: list[str] = ["train_subset", "test_subset", "degradation", "path", "label",
                             "logit", "score"]
+#: The columns of ``scores.csv`` of a run of several datasets (``resolved.datasets`` in
+#: ``run.json``): ``dataset`` first, the test subset's, and each ``path`` prefixed by it
+#: (``forensynths/biggan/0_real/x.png``), so that neither subsets nor paths are ambiguous.
+MULTI_SCORE_COLUMNS: list[str] = ["dataset", *SCORE_COLUMNS]
+
+
+def score_columns(several_datasets: bool) -> list[str]:
+    """The columns of ``scores.csv`` of a run of one dataset, or of several."""
+    return MULTI_SCORE_COLUMNS if several_datasets else SCORE_COLUMNS
+
+
+def score_key_columns(columns: Sequence[str]) -> list[str]:
+    """The columns that name one evaluation in a ``scores.csv`` with ``columns`` (its header):
+    ``train_subset``, ``test_subset``, ``degradation``, and ``dataset`` first when it has
+    one (a run of several datasets). ``results.csv``'s rows carry the same columns."""
+    return (["dataset"] if "dataset" in columns else []) + ["train_subset", "test_subset",
+                                                             "degradation"]
 
 
 class RunDirError(GibenchError):

@@ -364,6 +364,10 @@ class SuiteSpec:
     render: Callable[[pd.DataFrame, Sequence[SubsetSpec]], str]
     needs_training: bool = True
     aliases: tuple[str, ...] = ()
+    #: qualified training subsets (``DATASET/NAME``) this protocol trains on by default in a run
+    #: given several datasets' roots, the first whose dataset is among them (``cross-dataset``:
+    #: GenImage SD V1.4); otherwise the run's training dataset decides, as always
+    default_train_subsets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,16 @@ class SuiteContext:
 
     @property
     def dataset(self) -> str:
-        """The dataset the run is on."""
+        """The run's training dataset: its only dataset, or in a run given several datasets'
+        roots the dataset of :attr:`train_subset` (with given weights, the one whose held-out
+        part calibrates them)."""
         return self._run.dataset
+
+    @property
+    def datasets(self) -> list[str]:
+        """Every dataset the run reads, the training dataset first, then the others in the
+        order their roots were given (``--data-root NAME=PATH``); one for most runs."""
+        return self._run.names.datasets
 
     @property
     def train_split(self) -> str | None:
@@ -90,8 +98,9 @@ class SuiteContext:
 
     @property
     def eval_split(self) -> str:
-        """The dataset's evaluation split (``val`` on GenImage): what the ``evaluate*``
-        methods score when no ``split`` is given."""
+        """The training dataset's evaluation split (``val`` on GenImage); the ``evaluate*``
+        methods score each test subset's own dataset's evaluation split when no ``split`` is
+        given."""
         return self._run.resolved.eval_split
 
     @property
@@ -122,8 +131,10 @@ class SuiteContext:
 
     @property
     def test_subsets(self) -> list[str]:
-        """The test subsets: ``--test-subsets``, else every subset of the dataset, then the
-        user's folders (``--subset-dir``)."""
+        """The test subsets: ``--test-subsets``, else every subset of every dataset of the run,
+        dataset by dataset, then the user's folders (``--subset-dir``). A subset of a dataset
+        other than the training dataset is named ``DATASET/NAME`` (its *run name*; pass it back
+        as it is); :meth:`subset` gives its spec, whose ``dataset`` says which."""
         return list(self._run.resolved.test_subsets)
 
     @property
@@ -133,15 +144,22 @@ class SuiteContext:
         return self.test_subsets if self._run.config.test_subsets else None
 
     def subset(self, name: str) -> SubsetSpec:
-        """The spec of subset ``name`` (display name, family, whether it is a control...)."""
+        """The spec of subset ``name`` (display name, family, dataset, whether it is a
+        control...); ``name`` may be ``DATASET/NAME``."""
         return self._run.names.subset_spec(name)
 
-    def dataset_subsets(self) -> list[SubsetSpec]:
-        """The specs of every registered subset of the run's dataset, in registration order."""
-        return self._run.names.dataset_subsets()
+    def run_name(self, spec: SubsetSpec) -> str:
+        """The name the run gives subset ``spec`` (of one of :attr:`datasets`): its plain name
+        in the training dataset, ``DATASET/NAME`` in another; what the other methods take."""
+        return self._run.names.run_name(spec)
+
+    def dataset_subsets(self, dataset: str | None = None) -> list[SubsetSpec]:
+        """The specs of every registered subset of ``dataset`` (default: the training
+        dataset), in registration order."""
+        return self._run.names.dataset_subsets(dataset)
 
     def run_subsets(self) -> list[SubsetSpec]:
-        """The specs of the run's subsets: its dataset's, then its ``--subset-dir`` folders
+        """The specs of the run's subsets: its datasets', then its ``--subset-dir`` folders
         (what its tables show)."""
         return self._run.names.run_subsets()
 

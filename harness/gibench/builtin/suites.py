@@ -48,6 +48,12 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
     """Accuracy per test subset with the average — the layout of the paper's Table 3 — then
     every metric per row."""
     names = {s.name: s.display_name for s in subsets}
+    controls = control_subsets(subsets)
+    if results["dataset"].nunique() > 1:  # a run of several datasets: DATASET/NAME columns
+        names = {f"{s.dataset}/{s.name}": f"{s.display_name} ({s.dataset})" for s in subsets}
+        controls = [f"{s.dataset}/{s.name}" for s in subsets if s.control]
+        results = results.assign(test_subset=[f"{d}/{t}" for d, t in zip(
+            results["dataset"], results["test_subset"], strict=True)])
     degraded = results["degradation"].nunique() > 1
     frame = results.assign(detector=[
         f"{d} (trained on {names.get(t, t)})" + (f" · {g}" if degraded else "")
@@ -57,7 +63,7 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
              + _controls_note(subsets), "",
              pivot_table(frame, rows="detector", columns="test_subset", value="acc",
                          column_order=list(names), column_names=names,
-                         not_averaged=control_subsets(subsets)), "",
+                         not_averaged=controls), "",
              "### All metrics (%)", "", detail_table(results, names), ""]
     return "\n".join(parts)
 

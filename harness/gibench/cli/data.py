@@ -54,14 +54,58 @@ def data() -> None:
 
 def _extra_root_option(f):
     return click.option(
-        "--data-root", "extra", multiple=True, metavar="DATASET.ROOT=PATH",
-        help="An extra root the dataset declares (synthbuster.raise=/d/RAISE); "
-             "repeatable.")(f)
+        "--data-root", "extra", multiple=True, metavar="NAME=PATH",
+        help="Another dataset's root (forensynths=/d/CNN_synth_testset: each dataset is "
+             "checked in turn), or an extra root a dataset declares (synthbuster.raise="
+             "/d/RAISE); repeatable.")(f)
 
 
-def _dataset_of(ctx: click.Context, reg, root: Path, dataset: str | None, extra: tuple
-                ) -> tuple:
-    """(the dataset's spec, its extra roots by name) for ``data check``/``audit`` of ``root``:
+def _targets(ctx: click.Context, reg, root: Path | None, dataset: str | None, extra: tuple
+             ) -> list[tuple[Path, object, dict[str, Path]]]:
+    """(root, dataset spec, extra roots) of every dataset to look at: ROOT's (``--dataset``,
+    or the one that recognises it), then each dataset given as ``--data-root NAME=PATH``."""
+    from gibench.data.datasets import _named_roots, check_extra_roots, parse_data_roots
+
+    roots = parse_data_roots(list(extra)) or {}
+    if not isinstance(roots, dict) or "" in roots:
+        raise GibenchError(f"--data-root {extra[0]}: give a dataset's root as NAME=PATH, or "
+                           "an extra root as DATASET.ROOT=PATH")
+    mains, extras = _named_roots(reg, roots)
+    targets = []
+    if root is not None:
+        spec, _ = _dataset_of(ctx, reg, root, dataset, None)
+        if spec.name in mains:
+            raise GibenchError(f"--data-root {spec.name}={mains[spec.name]}: dataset "
+                               f"{spec.name!r} given twice (ROOT {root} is it)")
+        mains = {spec.name: root, **mains}
+    elif dataset is not None:
+        raise click.UsageError("--dataset names the dataset of ROOT: give ROOT")
+    for name in extras:
+        if name not in mains:
+            raise GibenchError(f"--data-root gives extra roots of dataset {name!r} but not its "
+                               f"own root: add --data-root {name}=PATH")
+    if not mains:
+        raise click.UsageError("give ROOT, or datasets' roots as --data-root NAME=PATH")
+    for name, path in mains.items():
+        if not path.is_dir():
+            from gibench.data.layout import describe_folder
+
+            click.echo(f"error: data root {path}: {describe_folder(path)}", err=True)
+            ctx.exit(1)
+        spec = reg.dataset(name)
+        targets.append((path, spec, check_extra_roots(spec, extras.get(name, {}))))
+    return targets
+
+
+def _each(path: Path, dataset: str, several: bool) -> Path:
+    """An output file of one dataset among several: ``bad-<dataset>.csv`` for ``bad.csv``."""
+    return path.with_name(f"{path.stem}-{dataset}{path.suffix}") if several else path
+
+
+def _dataset_of(ctx: click.Context, reg, root: Path, dataset: str | None,
+                extra: tuple | None) -> tuple:
+    """(the dataset's spec, its extra roots by name; none read when ``extra`` is ``None``) for
+    ``data check``/``audit`` of ``root``:
     a root that is not a folder is one line, a root no dataset recognises a short report
     with the other ways to use its images; both exit 1."""
     from gibench.data.check import OTHER_WAYS
@@ -80,7 +124,7 @@ def _dataset_of(ctx: click.Context, reg, root: Path, dataset: str | None, extra:
                        f"(gibench list datasets), or {OTHER_WAYS}.", err=True)
             ctx.exit(1)
     spec = reg.dataset(dataset_name(reg, dataset))
-    return spec, _extra_roots(reg, spec, root, extra)
+    return spec, (_extra_roots(reg, spec, root, extra) if extra is not None else {})
 
 
 def _extra_roots(reg, spec, root: Path, extra: tuple) -> dict[str, Path]:
@@ -96,7 +140,7 @@ def _extra_roots(reg, spec, root: Path, extra: tuple) -> dict[str, Path]:
 
 
 @data.command("check")
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("root", type=click.Path(path_type=Path), required=False)
 @click.option("--dataset", default=None,
               help="Which dataset's subsets to look for (default: the one that recognises "
                    "ROOT; gibench list datasets; folder:PATH for a folder dataset).")
@@ -117,17 +161,21 @@ def _extra_roots(reg, spec, root: Path, extra: tuple) -> dict[str, Path]:
                    "when there are none.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (--deep).")
 @click.pass_context
-def data_check(ctx: click.Context, root: Path, dataset: str | None, extra: tuple, sample: int,
+def data_check(ctx: click.Context, root: Path | None, dataset: str | None, extra: tuple,
+               sample: int,
                deep: bool, workers: int | None, timeout: float, bad_list: Path,
                no_progress: bool) -> None:
     """Count images per subset/split/label, list formats and sizes, name missing folders.
 
     With --deep, also decode every image as training would: exit status 1 if a folder is
-    missing or a file is bad.
+    missing or a file is bad. Several datasets (--data-root NAME=PATH, repeatable) are
+    checked in turn, each --deep's bad files listed in --bad-list suffixed by the dataset.
 
     \b
     Example:
       gibench data check --deep --bad-list bad.csv /data/GenImage
+      gibench data check --data-root genimage=/data/GenImage \\
+          --data-root forensynths=/data/CNN_synth_testset
     """
     from gibench.data.check import (
         check_root,
@@ -137,19 +185,28 @@ def data_check(ctx: click.Context, root: Path, dataset: str | None, extra: tuple
         write_bad_list,
     )
     reg = registry(ctx)
-    spec, extra_roots = _dataset_of(ctx, reg, root, dataset, extra)
-    subsets = reg.subsets(spec.name)
-    if not subsets:
-        raise GibenchError(f"no subsets registered for dataset {spec.name!r}; known datasets: "
-                           f"{', '.join(reg.datasets())}")
-    report = check_root(root, subsets, sample=sample, dataset=spec, extra_roots=extra_roots)
-    click.echo(render_report(report))
-    ok = report.ok
-    if deep:
-        result = deep_check(report, workers=workers, timeout=timeout, progress=not no_progress)
-        write_bad_list(result, bad_list)
-        click.echo("\n" + render_deep(result, bad_list))
-        ok = ok and result.ok
+    targets = _targets(ctx, reg, root, dataset, extra)
+    ok = True
+    for path, spec, extra_roots in targets:
+        subsets = reg.subsets(spec.name)
+        if not subsets:
+            raise GibenchError(f"no subsets registered for dataset {spec.name!r}; known "
+                               f"datasets: {', '.join(reg.datasets())}")
+        if len(targets) > 1:
+            click.echo(f"== dataset {spec.name}: {path}\n")
+        report = check_root(path, subsets, sample=sample, dataset=spec,
+                            extra_roots=extra_roots)
+        click.echo(render_report(report))
+        ok = ok and report.ok
+        if deep:
+            bad = _each(bad_list, spec.name, len(targets) > 1)
+            result = deep_check(report, workers=workers, timeout=timeout,
+                                progress=not no_progress)
+            write_bad_list(result, bad)
+            click.echo("\n" + render_deep(result, bad))
+            ok = ok and result.ok
+        if len(targets) > 1:
+            click.echo("")
     sys.exit(0 if ok else 1)
 
 
@@ -161,7 +218,7 @@ EXIT_SHORTCUT = 1
 
 
 @data.command("audit")
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("root", type=click.Path(path_type=Path), required=False)
 @click.option("--dataset", default=None,
               help="Which dataset's subsets to look for (default: the dataset that recognises "
                    "ROOT; gibench list datasets).")
@@ -179,7 +236,7 @@ EXIT_SHORTCUT = 1
 @click.option("--strict", is_flag=True,
               help=f"Exit with status {EXIT_SHORTCUT} when a shortcut is found.")
 @click.pass_context
-def audit(ctx: click.Context, root: Path, dataset: str | None, extra: tuple,
+def audit(ctx: click.Context, root: Path | None, dataset: str | None, extra: tuple,
           subsets: str | None, sample: int, seed: int, threshold: float,
           json_path: Path | None, strict: bool) -> None:
     """Can format, size or JPEG quality alone tell real from fake in ROOT?
@@ -189,13 +246,19 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, extra: tuple,
     quantisation tables), sizes; per subset and split, the best trivial rule on each feature
     and its balanced accuracy, with a warning above --threshold (GenImage: real JPEGs, fake
     PNGs of one size). A shortcut is a finding: the exit status is 0 unless ROOT holds none of
-    the subsets (2) or --strict finds a shortcut (1).
+    the subsets (2) or --strict finds a shortcut (1). Several datasets (--data-root
+    NAME=PATH, repeatable) are audited in turn, --json written per dataset (suffixed by its
+    name).
     """
     from gibench.data.audit import audit_root, render_audit, write_json
     from gibench.data.datasets import infer_dataset
 
     reg = registry(ctx)
     names = [name.strip() for name in (subsets or "").split(",") if name.strip()]
+    if root is None or any("=" in e and not e.split("=", 1)[0].count(".") for e in extra):
+        _audit_each(ctx, reg, root, dataset, extra, names, sample, seed, threshold,
+                    json_path, strict)
+        return
     if dataset is None:
         # the root's dataset first: --subsets names resolve within it (another installed
         # dataset may have a subset of the same name); else the dataset of the first subset
@@ -224,4 +287,35 @@ def audit(ctx: click.Context, root: Path, dataset: str | None, extra: tuple,
                    "(see the problems above)", err=True)
         ctx.exit(EXIT_UNUSABLE)
     if strict and report.warnings:
+        ctx.exit(EXIT_SHORTCUT)
+
+
+def _audit_each(ctx: click.Context, reg, root: Path | None, dataset: str | None, extra: tuple,
+                names: list[str], sample: int, seed: int, threshold: float,
+                json_path: Path | None, strict: bool) -> None:
+    """``data audit`` of several datasets (``--data-root NAME=PATH``), one after the other;
+    ``--subsets`` names are ``DATASET/NAME`` or plain names, each audited in its dataset."""
+    from gibench.data.audit import audit_root, render_audit, write_json
+
+    targets = _targets(ctx, reg, root, dataset, extra)
+    wanted = [reg.subset(name) for name in names]
+    unusable, shortcut = [], False
+    for path, spec, extra_roots in targets:
+        specs = [s for s in wanted if s.dataset == spec.name] if wanted \
+            else reg.subsets(spec.name)
+        if not specs:
+            continue
+        click.echo(f"== dataset {spec.name}: {path}\n")
+        report = audit_root(path, specs, sample=sample, seed=seed, threshold=threshold,
+                            dataset=spec, extra_roots=extra_roots)
+        click.echo(render_audit(report) + "\n")
+        if json_path is not None:
+            write_json(report, _each(json_path, spec.name, len(targets) > 1))
+        if not report.usable:
+            unusable.append(f"{path} holds none of the {len(specs)} subsets of {spec.name!r}")
+        shortcut = shortcut or bool(report.warnings)
+    if unusable:
+        click.echo("error: " + "; ".join(unusable) + " (see the problems above)", err=True)
+        ctx.exit(EXIT_UNUSABLE)
+    if strict and shortcut:
         ctx.exit(EXIT_SHORTCUT)

@@ -29,7 +29,8 @@ def leaderboard() -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--board", default=None,
               help="Board to add to, by name or file name (default: <dataset>-<suite> of the "
-                   "run); a new name starts a new board.")
+                   "run); a new name starts a new board. A run of several datasets goes on "
+                   "each dataset's <dataset>-<suite> board, started when missing.")
 @click.option("--source", required=True, type=click.Choice(["reproduced", "new"]),
               help="reproduced: a run of the paper's protocol; new: anything else.")
 @click.option("--submitter", required=True, help="Your name, as the board shows it.")
@@ -62,9 +63,10 @@ def add(ctx: click.Context, run_dir: Path, board: str | None, source: str, submi
                      reference=reference, train_subset=train_subset, replace=replace,
                      allow_unpublished_plugin=allow_unpublished_plugin,
                      registry=registry(ctx))
-    replaced = f", replacing {result.replaced}" if result.replaced else ""
-    click.echo(f"added {result.added} row(s) to {result.board}{replaced}; rendered "
-               f"{result.board.with_suffix('.md')} and {result.board.parent / 'README.md'}")
+    for part in result.parts or (result,):  # a run of several datasets: one per board
+        replaced = f", replacing {part.replaced}" if part.replaced else ""
+        click.echo(f"added {part.added} row(s) to {part.board}{replaced}; rendered "
+                   f"{part.board.with_suffix('.md')} and {part.board.parent / 'README.md'}")
 
 
 @leaderboard.command()

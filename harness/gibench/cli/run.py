@@ -17,11 +17,13 @@ def _run_options(f):
                      help="Folder holding a dataset (GenImage in any of its three layouts, "
                           "or another; gibench list datasets). Repeatable as NAME=PATH, NAME "
                           "a dataset or DATASET.ROOT for one of its extra roots (synthbuster."
-                          "raise=/d/RAISE). Default: the embedded dataset, built on first "
-                          "use."),
+                          "raise=/d/RAISE); several datasets' roots: one run over all "
+                          "(--suite cross-dataset). Default: the embedded dataset, built on "
+                          "first use."),
         click.option("--dataset", default=None,
                      help="Dataset of --data-root (default: the one that recognises the "
-                          "folder); without --data-root, an embedded dataset to build."),
+                          "folder); without --data-root, an embedded dataset to build; with "
+                          "several datasets' roots, the one to train on."),
         click.option("--test-subsets", "--subsets", "test_subsets", default=None,
                      help="Comma-separated subsets to test on (default: all of the dataset)."),
         click.option("--device", default="auto", show_default=True,

@@ -8,7 +8,9 @@ module applies their specs and never names one:
 - with a data root and no dataset, the datasets whose ``recognise`` accepts the root are the
   candidates: one is the answer, none or several an error that names every dataset and what it
   looks for (:func:`infer_dataset`);
-- the training subset a run uses when none is asked for (:func:`default_train_subset`).
+- the training subset a run uses when none is asked for (:func:`default_train_subset`);
+- the datasets of a run given several datasets' roots (:func:`resolve_run_data`): its training
+  dataset and every dataset it tests on, with their roots.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gibench.data.layout import find_subset_dir, has_split
@@ -193,27 +196,22 @@ def parse_data_roots(values: Sequence[str]) -> DataRoot:
     return roots
 
 
-def split_roots(registry: Registry, data_root: DataRoot, dataset: str | None
-                ) -> tuple[Path | None, str | None, dict[str, Path]]:
-    """(the dataset's root or ``None``, the dataset's canonical name or ``None``: to be
-    recognised, its extra roots by name) of a single-dataset run given ``data_root`` (see
-    :data:`DataRoot`) and ``dataset``. A mapping naming several datasets needs ``dataset``;
-    a key naming no dataset, or an extra root its dataset does not declare, is an error."""
-    tree = folder_root(dataset)
-    if tree is not None:
-        if data_root is not None and Path(str(data_root)).expanduser() != tree:
-            raise GibenchError(f"{{dataset}} {dataset} reads its own folder: give no "
-                               "{data_root}", params=["dataset", "data_root"])
-        return tree, dataset_name(registry, dataset), {}
-    if data_root is None or isinstance(data_root, (str, Path)):
-        root = None if data_root is None else Path(data_root).expanduser()
-        return root, (registry.dataset(dataset).name if dataset else None), {}
+def _named_roots(registry: Registry, data_root: Mapping[str, Path | str]
+                 ) -> tuple[dict[str, Path], dict[str, dict[str, Path]]]:
+    """(main roots by canonical dataset name, ``""`` for a root to be recognised; extra roots
+    by dataset and name) of a ``{NAME: folder}`` mapping. A key naming no dataset, an extra
+    root its dataset does not declare, or one dataset's root given twice (under two aliases)
+    is an error."""
     mains: dict[str, Path] = {}
     extras: dict[str, dict[str, Path]] = {}
     for key, value in data_root.items():
         path = Path(value).expanduser()
         if not key or registry.has_dataset(key):
-            mains[registry.dataset(key).name if key else ""] = path
+            name = registry.dataset(key).name if key else ""
+            if name in mains:
+                raise GibenchError(f"{{data_root}} dataset {name!r} given twice: "
+                                   f"{mains[name]} and {path}", params=["data_root"])
+            mains[name] = path
             continue
         name, dot, extra = key.rpartition(".")
         if not dot or not registry.has_dataset(name):
@@ -227,20 +225,154 @@ def split_roots(registry: Registry, data_root: DataRoot, dataset: str | None
                                f"{', '.join(spec.extra_roots) or 'none'})",
                                params=["data_root"])
         extras.setdefault(spec.name, {})[extra] = path
+    return mains, extras
+
+
+def split_roots(registry: Registry, data_root: DataRoot, dataset: str | None
+                ) -> tuple[Path | None, str | None, dict[str, Path]]:
+    """(the dataset's root or ``None``, the dataset's canonical name or ``None``: to be
+    recognised, its extra roots by name) of a single-dataset use (``gibench data check``)
+    given ``data_root`` (see :data:`DataRoot`) and ``dataset``. A mapping naming several
+    datasets needs ``dataset``; a key naming no dataset, or an extra root its dataset does not
+    declare, is an error. (A run reads every dataset given: :func:`resolve_run_data`.)"""
+    tree = folder_root(dataset)
+    if tree is not None:
+        if data_root is not None and Path(str(data_root)).expanduser() != tree:
+            raise GibenchError(f"{{dataset}} {dataset} reads its own folder: give no "
+                               "{data_root}", params=["dataset", "data_root"])
+        return tree, dataset_name(registry, dataset), {}
+    if data_root is None or isinstance(data_root, (str, Path)):
+        root = None if data_root is None else Path(data_root).expanduser()
+        return root, (registry.dataset(dataset).name if dataset else None), {}
+    mains, extras = _named_roots(registry, data_root)
     named = sorted({n for n in (*mains, *extras) if n})
     if dataset:
         name: str | None = registry.dataset(dataset).name
     elif len(named) <= 1:
         name = named[0] if named else None
     else:
-        raise GibenchError(f"data roots of several datasets ({', '.join(named)}): a run covers "
-                           "one dataset; name it with {dataset}", params=["dataset"])
+        raise GibenchError(f"data roots of several datasets ({', '.join(named)}): name the one "
+                           "to use with {dataset}", params=["dataset"])
     others = [n for n in named if n != name]
     if others:
-        raise GibenchError(f"data roots of datasets {', '.join(others)} given to a run on "
-                           f"{name!r}: a run covers one dataset", params=["dataset"])
+        raise GibenchError(f"data roots of datasets {', '.join(others)} given for "
+                           f"{name!r} alone", params=["dataset"])
     root = mains[name] if name in mains else mains.get("")
     return root, name, extras.get(name or "", {})
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The datasets a run reads and where they are (:func:`resolve_run_data`).
+
+    ``dataset`` is the run's *training dataset*: the dataset of its training subset (with given
+    weights, the one whose held-out part calibrates them). ``roots`` holds every dataset the
+    run reads, the training dataset first, then the others in the order given; a run of one
+    dataset has one. ``extra_roots`` are each dataset's extra roots by name."""
+
+    dataset: str
+    roots: dict[str, Path]
+    extra_roots: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        """The training dataset's root."""
+        return self.roots[self.dataset]
+
+    @property
+    def several(self) -> bool:
+        """Whether the run reads several datasets."""
+        return len(self.roots) > 1
+
+
+def _dataset_of_train_subset(registry: Registry, train_subset: str,
+                             present: Sequence[str]) -> str | None:
+    """The dataset that ``--train-subset`` names: its own for ``DATASET/NAME``; for a plain
+    name, the one dataset among ``present`` (given roots) that has it; else ``None`` (resolved
+    as always, within the training dataset)."""
+    keys = registry.subset_keys(train_subset)
+    if "/" in train_subset:
+        return registry.get("subset", train_subset).dataset  # unknown: the close matches
+    here = {k.split("/", 1)[0] for k in keys} & set(present)
+    return next(iter(here)) if len(here) == 1 else None
+
+
+def resolve_run_data(registry: Registry, data_root: DataRoot, dataset: str | None = None,
+                     train_subset: str | None = None,
+                     preferred_train_subsets: Sequence[str] = (),
+                     progress: bool = True) -> RunData:
+    """The datasets of a run given ``data_root`` (:data:`DataRoot`: one folder, or several
+    datasets' roots by name), ``dataset``, the requested ``train_subset`` and the suite's
+    preferred training subsets (qualified names, :attr:`gibench.specs.SuiteSpec.
+    default_train_subsets`).
+
+    The training dataset is ``dataset`` when given; else the dataset of ``train_subset``
+    (``DATASET/NAME``, or a plain name that one of the given datasets has); else the dataset
+    of the first preferred training subset among the given datasets; else the one given
+    dataset that can train (has a training split; the first given when none can: a test-only
+    run of given weights); without any root, the dataset built on demand. Every dataset with a
+    root is read; the training dataset without a root is built on demand (``mini``: ``--dataset
+    mini`` or ``--train-subset mini/NAME`` beside other datasets' roots). An unnamed root is
+    recognised (or is ``dataset``'s when that has no named root)."""
+    tree = folder_root(dataset)
+    if data_root is None:
+        mains: dict[str, Path] = {}
+        extras: dict[str, dict[str, Path]] = {}
+    elif isinstance(data_root, (str, Path)):
+        mains, extras = {"": Path(data_root).expanduser()}, {}
+    else:
+        mains, extras = _named_roots(registry, data_root)
+    requested = None
+    if tree is not None:
+        if "" in mains and mains[""] != tree:
+            raise GibenchError(f"{{dataset}} {dataset} reads its own folder: give no unnamed "
+                               "{data_root}", params=["dataset", "data_root"])
+        requested = dataset_name(registry, dataset)
+        mains = {requested: tree, **{k: v for k, v in mains.items() if k}}
+    elif dataset:
+        requested = registry.dataset(dataset).name
+    if "" in mains:  # a root to recognise, or the requested dataset's
+        path = mains[""]
+        if not path.is_dir():
+            raise GibenchError(f"the data root {path} is not a directory")
+        owner = requested if requested and requested not in mains \
+            else infer_dataset(registry, path)
+        if owner in mains:
+            raise GibenchError(f"{{data_root}} dataset {owner!r} given twice: {path} (recognised "
+                               f"as {owner!r}) and {mains[owner]}", params=["data_root"])
+        mains = {(owner if k == "" else k): v for k, v in mains.items()}
+    for name in extras:
+        if name not in mains and name != requested:
+            mains[name] = None  # type: ignore[assignment]  # checked below: built or refused
+    train = requested
+    if train is None and train_subset and mains:
+        train = _dataset_of_train_subset(registry, train_subset, list(mains))
+    if train is None and train_subset and "/" in train_subset:
+        train = _dataset_of_train_subset(registry, train_subset, [])
+    if train is None and len(mains) > 1:
+        train = next((registry.get("subset", p).dataset for p in preferred_train_subsets
+                      if registry.has("subset", p)
+                      and registry.get("subset", p).dataset in mains), None)
+    if train is None and mains:
+        trainable = [n for n in mains if registry.dataset(n).train_split is not None]
+        if len(trainable) > 1:
+            raise GibenchError(f"data roots of several datasets that can train "
+                               f"({', '.join(trainable)}): say which one the run trains on, "
+                               "with {dataset} or {train_subset}=DATASET/NAME",
+                               params=["dataset", "train_subset"])
+        train = trainable[0] if trainable else next(iter(mains))
+    if train is None:
+        train = no_root_dataset(registry).name
+    roots: dict[str, Path] = {}
+    for name in dict.fromkeys([train, *mains]):
+        root = mains.get(name)
+        if root is None and name != train:
+            raise GibenchError(f"{{data_root}} gives extra roots of dataset {name!r} but not its "
+                               f"own root: add {{data_root=}}{name}=PATH", params=["data_root"])
+        roots[name], _ = resolve_root(registry, root, name, progress=progress)
+    return RunData(train, roots, {name: check_extra_roots(registry.dataset(name),
+                                                          extras.get(name, {}))
+                                  for name in roots})
 
 
 def check_extra_roots(spec: DatasetSpec, extra: Mapping[str, Path]) -> dict[str, Path]:

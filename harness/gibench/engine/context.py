@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from gibench.data.datasets import RunData
 from gibench.data.layout import ImageIndex
 from gibench.engine.config import RunConfig
 from gibench.engine.device import compile_for_eval, eval_precision, resolve_device
@@ -45,18 +46,22 @@ class RunContext:
     :func:`gibench.engine.run.run`."""
 
     def __init__(self, config: RunConfig, registry: Registry, run_dir: Path,
-                 data_root: Path, dataset: str, resume: bool = False,
-                 extra_roots: dict[str, Path] | None = None) -> None:
+                 data: RunData, resume: bool = False) -> None:
         self.config = config
         #: continue an interrupted run: finished trainings and evaluations are read back from
         #: the run directory, an unfinished training continues from its last epoch
         self.resume = resume
         self.registry = registry
         self.run_dir = run_dir
-        self.data_root = data_root
-        #: the dataset's extra roots by name (:attr:`gibench.specs.DatasetSpec.extra_roots`)
-        self.extra_roots = dict(extra_roots or {})
-        self.dataset = dataset
+        #: the datasets the run reads, their roots and extra roots
+        self.data = data
+        #: the training dataset's root
+        self.data_root = data.root
+        #: the training dataset's extra roots by name (:attr:`gibench.specs.DatasetSpec.
+        #: extra_roots`)
+        self.extra_roots = dict(data.extra_roots.get(data.dataset, {}))
+        #: the training dataset (the run's ``dataset``)
+        self.dataset = data.dataset
         self.spec: DetectorSpec = registry.detector(config.detector)
         self.suite: SuiteSpec = registry.suite(config.suite)
         device = resolve_device(config.device)
@@ -64,16 +69,16 @@ class RunContext:
         self.job: Dist = dist_init(device.type)
         self.device: torch.device = device_for(self.job, device)
         self.progress = config.progress and self.job.main
-        self.names = Names(registry, dataset, data_root, config.subset_dirs)
+        self.names = Names(registry, data.dataset, data.root, config.subset_dirs,
+                           data.roots, data.extra_roots)
         #: every resolved fact, computed once: bad names fail here, before any work
         self.resolved: Resolved = resolve(config, self.names, self.spec, self.suite.name,
                                           eval_precision(self.device, config.eval_precision))
         self.transforms = RunTransforms.of(self.spec, self.resolved, self.device)
         # an unknown reporter, or one whose package is missing, fails before any work
         config.report = check_reports(registry, config.report)
-        self.records = RunRecords(run_dir, resume, self.job.main)
-        self.indexes = IndexCache(self.names, data_root, config.subset_dirs,
-                                  self.records.add_time, self.extra_roots)
+        self.records = RunRecords(run_dir, resume, self.job.main, data.several)
+        self.indexes = IndexCache(self.names, config.subset_dirs, self.records.add_time)
         self.models = ModelStore(self)
         #: set when this run was evaluated in one pass with other runs (``gibench eval`` with
         #: several weights): the run directories of that pass, recorded in ``run.json``

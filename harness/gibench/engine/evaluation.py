@@ -29,7 +29,7 @@ from gibench.engine.models import TrainedModel
 from gibench.errors import GibenchError
 from gibench.metrics import EXTENDED_COLUMNS, accuracy_at, extended_metrics, sigmoid, threshold_for
 from gibench.registry import notify
-from gibench.rundir import GIVEN_WEIGHTS, SCORE_COLUMNS
+from gibench.rundir import GIVEN_WEIGHTS, score_columns
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from gibench.engine.context import RunContext
@@ -48,8 +48,8 @@ def evaluate_shared(members: Sequence[tuple[RunContext, TrainedModel]], test_sub
     per setting (:meth:`RunContext.evaluate_settings`); the same scores, bad files and
     ``partial/`` files in its context. With ``--resume`` the pairs whose evaluation was saved
     are read back and only the others are scored, in one pass. ``split`` defaults to the
-    dataset's evaluation split. Returns each pair's rows."""
-    split = split or members[0][0].resolved.eval_split
+    evaluation split of the test subset's dataset. Returns each pair's rows."""
+    split = split or members[0][0].names.eval_split_of(test_subset)
     names = [s.name for s in settings] if settings is not None else [label]
     pending = [k for k, (ctx, trained) in enumerate(members)
                if not ctx.records.is_saved(trained, test_subset, split, names)]
@@ -177,10 +177,14 @@ def _record(ctx: RunContext, trained: TrainedModel, test_subset: str, split: str
     calibrated = trained.threshold if trained.threshold is not None else float("nan")
     both = metrics["n_real"] > 0 and metrics["n_fake"] > 0
     oracle = threshold_for(scores.labels, probs, "acc") if both else float("nan")
-    row = {"detector": ctx.spec.name, "suite": ctx.suite.name, "dataset": ctx.dataset,
-           "train_subset": train_name, "test_subset": test_subset,
+    names = ctx.names
+    spec = names.subset_spec(test_subset)
+    dataset = spec.dataset
+    row = {"detector": ctx.spec.name, "suite": ctx.suite.name, "dataset": dataset,
+           "train_subset": train_name, "test_subset": spec.name,
            "degradation": degradation, "align": ctx.resolved.align_label,
            "eval_transform": ctx.resolved.eval_policy,
+           "eval_precision": ctx.resolved.eval_precision,
            "n_real": metrics["n_real"],
            "n_fake": metrics["n_fake"], "n_skipped": len(scores.bad),
            **{k: metrics[k] for k in ("acc", "real_acc", "fake_acc", "auc", "ap",
@@ -191,12 +195,18 @@ def _record(ctx: RunContext, trained: TrainedModel, test_subset: str, split: str
            "threshold_oracle": oracle,
            "acc_oracle": (accuracy_at(scores.labels, probs, oracle)["acc"]
                           if both else float("nan"))}
-    root, data_root = scores.index.root, ctx.data_root
-    # relative to the dataset's root; an extra root's image stays ``@NAME/...``
+    root, data_root = scores.index.root, (names.root_of(dataset) if dataset in names.roots
+                                          else ctx.data_root)
+    # relative to the dataset's root; an extra root's image stays ``@NAME/...``; in a run of
+    # several datasets prefixed by the dataset, with a ``dataset`` column (rundir)
     rel = [p if p.startswith("@") else str((root / p).relative_to(data_root))
            if root.is_relative_to(data_root) else str(root / p) for p in scores.paths]
+    several = names.several
+    if several:
+        rel = [f"{dataset}/{p}" for p in rel]
     ctx.records.add(row, pd.DataFrame({
-        "train_subset": train_name, "test_subset": test_subset,
+        "dataset": dataset,
+        "train_subset": train_name, "test_subset": spec.name,
         "degradation": degradation, "path": rel,
         "label": scores.labels.astype(np.int64), "logit": scores.logits, "score": probs,
-    }, columns=SCORE_COLUMNS))
+    }, columns=score_columns(several)))

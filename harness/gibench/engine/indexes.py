@@ -1,4 +1,5 @@
-"""The run's image indexes: each (subset, split) listed once, on first use."""
+"""The run's image indexes: each (subset, split) listed once, on first use, under the root
+of the subset's dataset."""
 
 from __future__ import annotations
 
@@ -14,13 +15,9 @@ class IndexCache:
     """The :class:`ImageIndex` of each (subset, split) the run reads, listed once; the time
     spent listing is reported to ``add_time`` under ``index``."""
 
-    def __init__(self, names: Names, data_root: Path,
-                 subset_dirs: dict[str, tuple[Path, int]],
-                 add_time: Callable[[str, float], None],
-                 extra_roots: dict[str, Path] | None = None) -> None:
+    def __init__(self, names: Names, subset_dirs: dict[str, tuple[Path, int]],
+                 add_time: Callable[[str, float], None]) -> None:
         self.names = names
-        self.data_root = data_root
-        self.extra_roots = dict(extra_roots or {})
         self.subset_dirs = subset_dirs
         self._add_time = add_time
         self._indexes: dict[tuple[str, str], ImageIndex] = {}
@@ -33,9 +30,10 @@ class IndexCache:
                 folder, label = self.subset_dirs[subset]
                 self._indexes[key] = index_folder(folder, label, subset, split)
             else:
-                self._indexes[key] = index_subset(self.data_root,
-                                                  self.names.subset_spec(subset), split,
-                                                  self.names.dataset_spec, self.extra_roots)
+                spec = self.names.subset_spec(subset)  # of any of the run's datasets
+                self._indexes[key] = index_subset(self.names.root_of(spec.dataset), spec, split,
+                                                  self.names.dataset_spec_of(spec.dataset),
+                                                  self.names.extra_roots_of(spec.dataset))
             self._add_time("index", time.perf_counter() - t)
         return self._indexes[key]
 
@@ -45,5 +43,6 @@ class IndexCache:
             if name in self.subset_dirs:
                 self.index(name, self.names.dataset_spec.eval_split)  # fails now if empty
             else:
-                locate_subset(self.data_root, self.names.subset_spec(name),
-                              self.names.dataset_spec)
+                spec = self.names.subset_spec(name)
+                locate_subset(self.names.root_of(spec.dataset), spec,
+                              self.names.dataset_spec_of(spec.dataset))

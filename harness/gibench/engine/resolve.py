@@ -37,64 +37,123 @@ from gibench.specs import (
 
 
 class Names:
-    """The run's names resolved through the registry, for one dataset (and the user's folders
-    given with ``--subset-dir``)."""
+    """The run's names resolved through the registry, for its datasets (and the user's folders
+    given with ``--subset-dir``).
+
+    A run has a training dataset (:attr:`dataset`) and may read others (``roots``: every
+    dataset of the run and its root, the training dataset first). A subset of the run is named
+    by its *run name*: its plain canonical name in the training dataset, ``DATASET/NAME`` in
+    another (:meth:`run_name`): so a run of one dataset names its subsets as always, and two
+    datasets' ``biggan`` stay apart."""
 
     def __init__(self, registry: Registry, dataset: str, data_root: Path,
-                 subset_dirs: dict[str, tuple[Path, int]]) -> None:
+                 subset_dirs: dict[str, tuple[Path, int]],
+                 roots: dict[str, Path] | None = None,
+                 extra_roots: dict[str, dict[str, Path]] | None = None) -> None:
         self.registry = registry
+        #: the training dataset
         self.dataset = dataset
-        #: the dataset's conventions: split and label folder names, default training subset
+        #: the training dataset's conventions: split and label folder names, default training
+        #: subset
         self.dataset_spec: DatasetSpec = registry.dataset(dataset)
         self.data_root = data_root
         self.subset_dirs = subset_dirs
+        #: every dataset of the run and its root, the training dataset first
+        self.roots: dict[str, Path] = dict(roots or {dataset: data_root})
+        self.extra_roots: dict[str, dict[str, Path]] = dict(extra_roots or {})
+
+    @property
+    def datasets(self) -> list[str]:
+        """The run's datasets, the training dataset first."""
+        return list(self.roots)
+
+    @property
+    def several(self) -> bool:
+        """Whether the run reads several datasets."""
+        return len(self.roots) > 1
+
+    def root_of(self, dataset: str) -> Path:
+        return self.roots[dataset]
+
+    def extra_roots_of(self, dataset: str) -> dict[str, Path]:
+        return dict(self.extra_roots.get(dataset, {}))
+
+    def dataset_spec_of(self, dataset: str) -> DatasetSpec:
+        return self.dataset_spec if dataset == self.dataset else self.registry.dataset(dataset)
+
+    def run_name(self, spec: SubsetSpec) -> str:
+        """How the run names ``spec``: plain in the training dataset, else ``DATASET/NAME``."""
+        return spec.name if spec.dataset == self.dataset else f"{spec.dataset}/{spec.name}"
 
     def subset_spec(self, name: str) -> SubsetSpec:
-        """The spec of subset ``name`` (an alias, or a ``--subset-dir`` folder's name); a subset
-        of another dataset is refused."""
+        """The spec of subset ``name`` (a run name, ``DATASET/NAME``, an alias, or a
+        ``--subset-dir`` folder's name; a plain name resolved within the training dataset
+        first); a subset of a dataset the run has no root for is refused."""
         if name in self.subset_dirs:
             folder, label = self.subset_dirs[name]
             return SubsetSpec(name, name, "user folder", self.dataset, (str(folder),),
                               description=f"{folder} (all {'fake' if label else 'real'})")
         try:
             spec = self.registry.subset(name, self.dataset)
-        except AmbiguousNameError as exc:  # several datasets have it, the run's has not
+        except AmbiguousNameError as exc:  # several datasets have it, the run's have not
             owners = ", ".join(repr(key.split("/", 1)[0]) for key in exc.keys)
             raise GibenchError(f"subset {name!r} belongs to datasets {owners}, but this run is "
-                               f"on {self.dataset!r} (data root {self.data_root})") from exc
-        if spec.dataset != self.dataset:
-            raise GibenchError(f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but "
-                               f"this run is on {self.dataset!r} (data root {self.data_root})")
+                               f"on {', '.join(map(repr, self.roots))} (data root "
+                               f"{self.data_root}): name one as DATASET/{name}") from exc
+        spec = self.registry.subset(name, self.dataset)
+        if spec.dataset not in self.roots:
+            raise GibenchError(
+                f"subset {spec.name!r} belongs to dataset {spec.dataset!r}, but this run is on "
+                f"{', '.join(map(repr, self.roots))} (data root {self.data_root}): give "
+                f"{spec.dataset!r} a root too, {{data_root=}}{spec.dataset}=PATH",
+                params=["data_root"])
         return spec
 
+    def eval_split_of(self, name: str) -> str:
+        """The evaluation split of subset ``name``'s dataset."""
+        if name in self.subset_dirs:
+            return self.dataset_spec.eval_split
+        return self.dataset_spec_of(self.subset_spec(name).dataset).eval_split
+
     def train_subset(self, requested: str | None) -> str:
-        """The training subset: ``requested`` (canonical), else the dataset's default
-        (:func:`gibench.data.datasets.default_train_subset`)."""
+        """The training subset's run name: ``requested`` (canonical), else the training
+        dataset's default (:func:`gibench.data.datasets.default_train_subset`)."""
         from gibench.data.datasets import default_train_subset
 
         if requested:
-            return self.subset_spec(requested).name
+            spec = self.subset_spec(requested)
+            if spec.dataset != self.dataset:
+                raise GibenchError(f"{{train_subset}} {requested}: a subset of "
+                                   f"{spec.dataset!r}, but the run trains on {self.dataset!r} "
+                                   "({dataset})", params=["train_subset", "dataset"])
+            return spec.name
         return default_train_subset(self.registry, self.dataset_spec, self.data_root)
 
     def test_subsets(self, requested: list[str] | None) -> list[str]:
-        """The test subsets: ``requested`` (canonical), else every subset of the dataset that
-        has its evaluation split, then the user's folders."""
+        """The test subsets' run names: ``requested`` (canonical), else every subset of every
+        dataset of the run that has its dataset's evaluation split, dataset by dataset, then the
+        user's folders."""
         from gibench.data.layout import subset_splits
 
         if requested:
-            return [self.subset_spec(n).name for n in requested]
-        ds = self.dataset_spec
-        return [s.name for s in self.registry.subsets(self.dataset)
-                if ds.eval_split in subset_splits(s, ds)] + list(self.subset_dirs)
+            return [self.run_name(self.subset_spec(n)) for n in requested]
+        out = []
+        for dataset in self.roots:
+            ds = self.dataset_spec_of(dataset)
+            out += [self.run_name(s) for s in self.registry.subsets(dataset)
+                    if ds.eval_split in subset_splits(s, ds)]
+        return out + list(self.subset_dirs)
 
     def run_subsets(self) -> list[SubsetSpec]:
-        """The specs of the run's subsets: its dataset's, then its ``--subset-dir`` folders
+        """The specs of the run's subsets: its datasets', then its ``--subset-dir`` folders
         (what its tables show and average over)."""
-        return self.dataset_subsets() + [self.subset_spec(name) for name in self.subset_dirs]
+        return ([s for dataset in self.roots for s in self.registry.subsets(dataset)]
+                + [self.subset_spec(name) for name in self.subset_dirs])
 
-    def dataset_subsets(self) -> list[SubsetSpec]:
-        """The specs of the dataset's registered subsets, in registration order."""
-        return self.registry.subsets(self.dataset)
+    def dataset_subsets(self, dataset: str | None = None) -> list[SubsetSpec]:
+        """The specs of a dataset's registered subsets (default: the training dataset's), in
+        registration order."""
+        return self.registry.subsets(dataset or self.dataset)
 
     def degradation(self, name: str) -> DegradationSpec:
         return self.registry.degradation(name)
@@ -128,6 +187,7 @@ class Resolved:
 
     detector: str
     suite: str
+    #: the training dataset (the run's only one, or the dataset of its training subset)
     dataset: str
     data_root: Path
     #: the training subset: the one trained on, or with given weights the one whose held-out
@@ -157,6 +217,9 @@ class Resolved:
     eval_precision: str
     recipe: Recipe
     weights_given: bool
+    #: the run's datasets, each with its root and its extra roots (name, folder), recorded
+    #: when the run reads several datasets (empty otherwise)
+    roots: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @cached_property
     def align(self):
@@ -195,6 +258,11 @@ class Resolved:
             "train_align": [a.name for a in self.train_alignments],
             "recipe": dict(vars(self.recipe)),
             "labels": dict(self.labels),
+            # a run of several datasets: each dataset's root (and extra roots), training first
+            **({"datasets": {name: root for name, root, _ in self.roots}} if self.roots
+               else {}),
+            **({"extra_roots": {name: dict(extra) for name, _, extra in self.roots if extra}}
+               if any(extra for _, _, extra in self.roots) else {}),
         }
 
 
@@ -234,6 +302,9 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
         eval_precision=eval_precision,
         recipe=recipe,
         weights_given=config.weights is not None,
+        roots=tuple((dataset, str(root), tuple((extra, str(folder)) for extra, folder
+                                               in names.extra_roots_of(dataset).items()))
+                    for dataset, root in names.roots.items()) if names.several else (),
     )
 
 

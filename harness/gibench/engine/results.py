@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gibench.outputs import atomic_write_csv, atomic_write_json
-from gibench.rundir import GIVEN_WEIGHTS, RESULT_COLUMNS, SCORE_COLUMNS, RunDir
+from gibench.rundir import GIVEN_WEIGHTS, RESULT_COLUMNS, RunDir, score_columns
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from gibench.engine.models import TrainedModel
@@ -29,11 +29,14 @@ class RunRecords:
     """A run's rows, scores, bad files, timings and training records, in memory; its finished
     evaluations on disk under ``run_dir/partial/`` (written by rank 0, ``main``)."""
 
-    def __init__(self, run_dir: Path, resume: bool, main: bool) -> None:
+    def __init__(self, run_dir: Path, resume: bool, main: bool,
+                 several_datasets: bool = False) -> None:
         self.run_dir = run_dir
         #: continue an interrupted run: saved evaluations are read back, not computed
         self.resume = resume
         self.main = main
+        #: the scores' columns (:func:`gibench.rundir.score_columns`)
+        self.score_columns = score_columns(several_datasets)
         self.rows: list[dict[str, Any]] = []
         self.scores: list[pd.DataFrame] = []
         self.bad: dict[str, list[tuple[str, str]]] = {}
@@ -63,7 +66,7 @@ class RunRecords:
 
     def scores_frame(self) -> pd.DataFrame:
         if not self.scores:
-            return pd.DataFrame(columns=SCORE_COLUMNS)
+            return pd.DataFrame(columns=self.score_columns)
         return pd.concat(self.scores, ignore_index=True)
 
     def order_by_model(self, train_subsets: Sequence[str]) -> None:

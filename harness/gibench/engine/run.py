@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 
 import gibench
+from gibench.data.datasets import RunData
 from gibench.engine.config import RunConfig
 from gibench.engine.context import RunContext
 from gibench.engine.device import resolve_device
@@ -94,15 +95,16 @@ def versions(registry: Registry) -> dict[str, Any]:
     }
 
 
-def resolve_data(config: RunConfig, registry: Registry
-                 ) -> tuple[Path, str, dict[str, Path]]:
-    """(data root, dataset name, extra roots) of ``config``
-    (:func:`gibench.data.datasets.resolve_roots`): without a data root, the dataset built on
-    demand; with one and no dataset, the dataset that recognises it; every extra root the
-    dataset declares must be given."""
-    from gibench.data.datasets import resolve_roots
+def resolve_data(config: RunConfig, registry: Registry) -> RunData:
+    """The datasets of ``config`` and their roots (:func:`gibench.data.datasets.
+    resolve_run_data`): without a data root, the dataset built on demand; with one and no
+    dataset, the dataset that recognises it; with several datasets' roots, the training dataset
+    and every other one; every extra root a dataset declares must be given."""
+    from gibench.data.datasets import resolve_run_data
 
-    return resolve_roots(registry, config.data_root, config.dataset, progress=config.progress)
+    return resolve_run_data(registry, config.data_root, config.dataset, config.train_subset,
+                            registry.suite(config.suite).default_train_subsets,
+                            progress=config.progress)
 
 
 def default_run_dir(config: RunConfig, registry: Registry) -> Path:
@@ -310,10 +312,10 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
         raise GibenchError(f"holdout fraction must be in (0, 1), got {config.holdout_fraction}")
     job = dist_init(resolve_device(config.device).type)  # under torchrun: join the job
     if job.main:  # builds a dataset on first use: once, before the other ranks look for it
-        data_root, dataset, extra_roots = resolve_data(config, registry)
+        data = resolve_data(config, registry)
     barrier(job)
     if not job.main:
-        data_root, dataset, extra_roots = resolve_data(config, registry)
+        data = resolve_data(config, registry)
     # one run directory for the job (a default one carries rank 0's timestamp)
     run_dir = broadcast_object(Path(config.out) if config.out
                                else default_run_dir(config, registry), job)
@@ -328,8 +330,7 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
                                f"{', '.join(map(repr, owners))}; choose another name",
                                params=["subset_dirs"])
     # unknown or foreign subset, degradation and alignment names fail here (Resolved)
-    return RunContext(config, registry, run_dir, data_root, dataset, resume=resume,
-                      extra_roots=extra_roots)
+    return RunContext(config, registry, run_dir, data, resume=resume)
 
 
 def _open(ctx: RunContext, started: float, git: str | None) -> None:

@@ -94,6 +94,8 @@ class NameCheck:
 
     def _train_subset(self, name: str) -> str | None:
         n = is_mean_of(name)
+        if n is None and "/" in name:  # trained on another dataset (a cross-dataset run)
+            return self._foreign_subset(name)
         if n is None:
             return self._subset(name)
         if self.dataset is None:
@@ -102,6 +104,20 @@ class NameCheck:
         if n != size:
             return (f"train_subset {name!r} does not match dataset {self.dataset!r}, which has "
                     f"{size} subsets (write mean-of-{size})")
+        return None
+
+    def _foreign_subset(self, name: str) -> str | None:
+        """Why ``DATASET/NAME`` is not the canonical name of an installed subset of another
+        dataset than the board's, or ``None``."""
+        if not self.registry.has("subset", name):
+            return _unknown("subset", name, self.registry)
+        key = self.registry.key("subset", name)
+        if key != name:
+            return f"subset {name!r} is an alias: write the canonical name {key!r}"
+        dataset, _, plain = key.rpartition("/")
+        if dataset == self.dataset:
+            return (f"train_subset {name!r} is a subset of the board's own dataset: write it "
+                    f"{plain!r}")
         return None
 
     def _degradation(self, text: str) -> str | None:

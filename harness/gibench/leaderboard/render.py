@@ -200,8 +200,12 @@ class _Layout:
         n = is_mean_of(name)
         if n is not None:
             return f"mean of {n}"
-        return self.registry.subset(name, self.dataset).display_name if self.registry.has(
-            "subset", name) else name
+        if not self.registry.has("subset", name):
+            return name
+        spec = self.registry.subset(name, self.dataset)
+        # training data of another dataset (a cross-dataset row): say which
+        return spec.display_name if spec.dataset == self.dataset or self.dataset is None \
+            else f"{spec.display_name} of {spec.dataset}"
 
     def header(self, column: str) -> str:
         if not self.degraded:

@@ -57,7 +57,14 @@ from gibench.leaderboard.schema import (
 from gibench.metrics import compute_metrics
 from gibench.outputs import sha256_file
 from gibench.registry import Registry, get_registry
-from gibench.rundir import GIVEN_WEIGHTS, HEADLINE_METRICS, KEY_COLUMNS, RunDir, RunRecord
+from gibench.rundir import (
+    GIVEN_WEIGHTS,
+    HEADLINE_METRICS,
+    KEY_COLUMNS,
+    RunDir,
+    RunRecord,
+    score_key_columns,
+)
 
 #: The columns of ``results.csv`` a board row is made from.
 RUN_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "n_real", "n_fake", *HEADLINE_METRICS)
@@ -87,13 +94,25 @@ class Provenance:
     test_subsets: tuple[str, ...]  # resolved.test_subsets
     degradations: tuple[str, ...]  # resolved.degradations
     requested_tests: bool  # whether the run was given its test subsets
+    #: every dataset the run tested on (resolved.datasets), the training dataset (``dataset``)
+    #: first; ``(dataset,)`` for a run of one dataset
+    datasets: tuple[str, ...] = ()
+
+    def run_name(self, dataset: str, subset: str) -> str:
+        """How the run named a subset of ``dataset`` (``resolved.test_subsets``): plain in its
+        training dataset, ``DATASET/NAME`` in another."""
+        return subset if dataset == self.dataset else f"{dataset}/{subset}"
 
 
 @dataclass(frozen=True)
 class AddResult:
+    """What ``add`` did: the board written, rows added and replaced; for a run of several
+    datasets the first board, the totals, and one part per board in ``parts``."""
+
     board: Path
     added: int
     replaced: int
+    parts: tuple[AddResult, ...] = ()
 
 
 def _field(record: Mapping[str, Any], dotted: str, path: Path, kind: type | tuple = str) -> Any:
@@ -155,8 +174,13 @@ def read_run(run_dir: Path, registry: Registry) -> Provenance:
     command = record.get("command")
     resolved = record.get("resolved") or {}
     config = record.get("config") or {}
+    dataset = _field(record, "resolved.dataset", path)
+    several = resolved.get("datasets")
+    if several is not None and (not isinstance(several, Mapping) or dataset not in several):
+        raise GibenchError(f"{path}: resolved.datasets does not name the run's datasets, its "
+                           f"training dataset {dataset!r} first")
     return Provenance(path=path, detector=detector, suite=_field(record, "resolved.suite", path),
-                     dataset=_field(record, "resolved.dataset", path),
+                     dataset=dataset,
                      seed=_field(record, "seed", path, int), git=git,
                      command=command if isinstance(command, str) and command else None,
                      date=date, gibench_version=_field(record, "versions.gibench", path),
@@ -164,7 +188,8 @@ def read_run(run_dir: Path, registry: Registry) -> Provenance:
                      plugin_origin=origin, weights_sha256=sha, trained=trained,
                      test_subsets=tuple(map(str, resolved.get("test_subsets") or ())),
                      degradations=tuple(map(str, resolved.get("degradations") or ())),
-                     requested_tests=bool(config.get("test_subsets")))
+                     requested_tests=bool(config.get("test_subsets")),
+                     datasets=tuple(map(str, several)) if several else (dataset,))
 
 
 def _results(run_dir: Path) -> pd.DataFrame:
@@ -183,22 +208,30 @@ def _results(run_dir: Path) -> pd.DataFrame:
     return frame
 
 
-def _scores(run_dir: Path) -> dict[tuple[str, str, str], pd.DataFrame]:
+#: One evaluation: (test dataset, train subset, test subset, degradation).
+ScoreKey = tuple[str, str, str, str]
+
+
+def _scores(run_dir: Path, dataset: str) -> dict[ScoreKey, pd.DataFrame]:
+    """The per-image scores of each evaluation of the run, by :data:`ScoreKey`; a run of one
+    dataset (no ``dataset`` column) tested on ``dataset``."""
     path = RunDir(run_dir).scores
     if not path.is_file():
         raise GibenchError(f"{path}: no such file; a board's numbers must be recomputable from "
                            "the per-image scores")
     try:
-        frame = pd.read_csv(path, dtype={"train_subset": str, "test_subset": str,
-                                         "degradation": str}, keep_default_na=False)
-        groups = frame.groupby(["train_subset", "test_subset", "degradation"], sort=False)
-        return {key: part for key, part in groups}
+        frame = pd.read_csv(path, dtype={"dataset": str, "train_subset": str,
+                                         "test_subset": str, "degradation": str},
+                            keep_default_na=False)
+        columns = score_key_columns(frame.columns)
+        groups = frame.groupby(columns, sort=False)
+        return {(key if len(key) == 4 else (dataset, *key)): part for key, part in groups}
     except (ValueError, KeyError, pd.errors.ParserError) as exc:
         raise GibenchError(f"{path}: not a readable scores file ({exc})") from exc
 
 
 def check_complete(run: Provenance, results: pd.DataFrame,
-                   scores: Mapping[tuple[str, str, str], pd.DataFrame], path: Path) -> None:
+                   scores: Mapping[ScoreKey, pd.DataFrame], path: Path) -> None:
     """Refuse results that are not everything the run evaluated: a row of ``results.csv``
     deleted (``scores.csv`` still holds its scores), or a cell deleted from both files (the
     grid of models × test subsets × settings has a hole, or lacks a model, a test subset or a
@@ -208,15 +241,19 @@ def check_complete(run: Provenance, results: pd.DataFrame,
     run asked for no degradation-free suite: a suite evaluating degradations may test only the
     training subset (``degraded``, ``robustness``), so that is accepted there too.
     """
-    keys = {(r["train_subset"], r["test_subset"], r["degradation"])
+    full = {(r["dataset"], r["train_subset"], r["test_subset"], r["degradation"])
             for r in results.to_dict("records")}
-    extra = sorted(set(scores) - keys)
+    extra = sorted(set(scores) - full)
     if extra:
-        train, test, degradation = extra[0]
+        dataset, train, test, degradation = extra[0]
+        test = run.run_name(dataset, test)
         raise GibenchError(f"{path}: scores.csv holds scores for {len(extra)} evaluation(s) "
                            f"with no row in results.csv, e.g. trained on {train}, tested on "
                            f"{test} / {degradation}: results.csv has been cut; add the whole "
                            "run")
+    # (model, test subset as the run names it, degradation)
+    keys = {(train, run.run_name(dataset, test), degradation)
+            for dataset, train, test, degradation in full}
     models = sorted({k[0] for k in keys})
     tests = sorted({k[1] for k in keys})
     settings = sorted({k[2] for k in keys})
@@ -285,8 +322,9 @@ def _same(a: float, b: float) -> bool:
 
 
 def _check_against_scores(path: Path, line: int, row: Mapping[str, str],
-                          scores: Mapping[tuple[str, str, str], pd.DataFrame]) -> None:
-    part = scores.get((row["train_subset"], row["test_subset"], row["degradation"]))
+                          scores: Mapping[ScoreKey, pd.DataFrame]) -> None:
+    part = scores.get((row["dataset"], row["train_subset"], row["test_subset"],
+                       row["degradation"]))
     where = f"{path}:{line}"
     if part is None:
         raise GibenchError(f"{where}: scores.csv has no per-image scores for this row")
@@ -314,7 +352,35 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
              reference: str | None = None, train_subset: str | None = None,
              allow_unpublished_plugin: bool = False
              ) -> tuple[Provenance, list[dict[str, str]]]:
-    """The run's record and its results as board rows (not yet checked against a board)."""
+    """The run's record and its results as board rows (not yet checked against a board); a run
+    of several datasets gives every dataset's rows (:func:`rows_by_dataset` keeps them
+    apart)."""
+    run, by_dataset = rows_by_dataset(run_dir, registry, source=source, submitter=submitter,
+                                      reference=reference, train_subset=train_subset,
+                                      allow_unpublished_plugin=allow_unpublished_plugin)
+    return run, [row for rows in by_dataset.values() for row in rows]
+
+
+def _training_key(registry: Registry, run: Provenance, train_subset: str | None
+                  ) -> tuple[str, str] | None:
+    """(dataset, canonical name) of ``{train_subset}`` (given weights' training subset, a
+    plain name resolved within the run's training dataset first); ``None`` when not given."""
+    if not train_subset:
+        return None
+    if not registry.has("subset", train_subset):
+        return (run.dataset, train_subset)  # refused by the board's name check, naming it
+    key = registry.key("subset", train_subset, run.dataset)
+    dataset, _, name = key.rpartition("/")
+    return dataset, name
+
+
+def rows_by_dataset(run_dir: Path, registry: Registry, *, source: str, submitter: str,
+                    reference: str | None = None, train_subset: str | None = None,
+                    allow_unpublished_plugin: bool = False
+                    ) -> tuple[Provenance, dict[str, list[dict[str, str]]]]:
+    """The run's record and its results as board rows by the dataset they were tested on, in
+    the run's order of datasets. A row's ``train_subset`` names the training data: the plain
+    name on the training dataset's boards, ``DATASET/NAME`` on another dataset's."""
     run = read_run(run_dir, registry)
     if is_unpublished(run.plugin_origin) and not allow_unpublished_plugin:
         raise GibenchError(f"{run.path}: {run.plugin} {run.plugin_version} ran from "
@@ -324,7 +390,7 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
                            f"plugin_origin {run.plugin_origin} and the board shows it",
                            params=["allow_unpublished_plugin"])
     results = _results(run_dir)
-    scores = _scores(run_dir)
+    scores = _scores(run_dir, run.dataset)
     path = RunDir(run_dir).results
     check_complete(run, results, scores, path)
     scores_sha256 = sha256_file(RunDir(run_dir).scores)
@@ -336,18 +402,22 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
             raise GibenchError(f"{run.path}: the recorded command {problem}; pass "
                                "{reference} with a link to the run instead",
                                params=["reference"])
-    trained_on = (registry.resolve("subset", train_subset, run.dataset)
-                  if train_subset and registry.has("subset", train_subset) else train_subset)
-    rows = []
+    given = _training_key(registry, run, train_subset)
+    trained_on = given[1] if given else None
+    rows: dict[str, list[dict[str, str]]] = {dataset: [] for dataset in run.datasets}
     for i, result in enumerate(results.to_dict("records")):
         line = i + 2
-        for key, expected in (("detector", run.detector), ("dataset", run.dataset),
-                              ("suite", run.suite)):
+        for key, expected in (("detector", run.detector), ("suite", run.suite)):
             if result[key] != expected:
                 raise GibenchError(f"{path}:{line}: {key} {result[key]!r} is not the run's "
                                    f"({expected!r} in run.json); results.csv does not belong "
                                    "to this run")
+        if result["dataset"] not in run.datasets:
+            raise GibenchError(f"{path}:{line}: dataset {result['dataset']!r} is not the "
+                               f"run's ({', '.join(map(repr, run.datasets))} in run.json); "
+                               "results.csv does not belong to this run")
         train = result["train_subset"]
+        train_dataset = run.dataset
         if run.weights_sha256 is not None:
             if train != GIVEN_WEIGHTS:
                 raise GibenchError(f"{path}:{line}: train subset {train!r}, but run.json says "
@@ -356,7 +426,7 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
                 raise GibenchError(f"{run_dir} evaluated given weights: say which subset they "
                                    "were trained on with {train_subset=}NAME",
                                    params=["train_subset"])
-            train = trained_on
+            train_dataset, train = given
         elif train not in run.trained:
             raise GibenchError(f"{path}:{line}: train subset {train!r} has no trained model "
                                f"recorded in run.json (training: {', '.join(run.trained)})")
@@ -364,13 +434,14 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
             raise GibenchError(f"{{train_subset=}}{train_subset} contradicts the run, which "
                                f"trained on {train}", params=["train_subset"])
         _check_against_scores(path, line, result, scores)
-        rows.append({
+        named = train if train_dataset == result["dataset"] else f"{train_dataset}/{train}"
+        rows[result["dataset"]].append({
             "detector": run.detector, "plugin": run.plugin,
             "plugin_version": run.plugin_version, "plugin_origin": run.plugin_origin,
             "weights": run.weights_sha256 or TRAINED,
             "model_sha256": run.weights_sha256 or run.trained[train],
             "seed": "" if run.weights_sha256 else str(run.seed),
-            "train_subset": train, "test_subset": result["test_subset"],
+            "train_subset": named, "test_subset": result["test_subset"],
             "degradation": result["degradation"],
             **{k: _number(result[k]) for k in PERCENT_COLUMNS},
             "n_real": result["n_real"], "n_fake": result["n_fake"],
@@ -378,7 +449,7 @@ def run_rows(run_dir: Path, registry: Registry, *, source: str, submitter: str,
             "date": run.date, "source": source,
             "reference": reference, "submitter": submitter,
         })
-    return run, rows
+    return run, {dataset: part for dataset, part in rows.items() if part}
 
 
 def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter: str,
@@ -391,6 +462,11 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
     ``replace``; write the CSV and render its Markdown and the index. ``board`` may be given
     as its file name (``x.csv``). ``allow_unpublished_plugin``: accept a plugin whose code is a
     local folder or has uncommitted changes (the row's ``plugin_origin`` says so).
+
+    A run of several datasets (``cross-dataset``) goes on each dataset's board
+    (``<dataset>-<suite>``, started when missing; ``board`` cannot name one), its rows naming
+    the training data (``DATASET/NAME`` on the other datasets' boards); the result then holds
+    one part per board (:attr:`AddResult.parts`) and their totals.
     """
     registry = registry or get_registry()
     root = Path(root)
@@ -405,45 +481,75 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
                                params=[option])
     if board is not None and board.endswith(".csv"):
         board = board.removesuffix(".csv")
-    run, rows = run_rows(run_dir, registry, source=source, submitter=submitter,
-                         reference=reference, train_subset=train_subset,
-                         allow_unpublished_plugin=allow_unpublished_plugin)
-    # Aligned evaluations (--align) never share a board with unaligned ones.
-    aligned = sorted(set(_results(run_dir).get("align", pd.Series(["none"])).astype(str))
+    run, by_dataset = rows_by_dataset(run_dir, registry, source=source, submitter=submitter,
+                                      reference=reference, train_subset=train_subset,
+                                      allow_unpublished_plugin=allow_unpublished_plugin)
+    several = len(run.datasets) > 1
+    if several and board is not None:
+        raise GibenchError(f"{run.path}: the run tested on several datasets "
+                           f"({', '.join(run.datasets)}); its rows go on each dataset's board "
+                           f"(<dataset>-{run.suite}...): leave out {{board}}", params=["board"])
+    suffix = _board_suffix(run, run_dir, board)
+    parts = []
+    for dataset, rows in by_dataset.items():
+        default = f"{dataset}-{run.suite}{suffix}"
+        parts.append(_add_rows(run, run_dir, rows, root, dataset, board or default,
+                               start=several or board is not None, replace=replace,
+                               registry=registry))
+    write_rendered(root, registry, boards=[part.board.stem for part in parts])
+    if len(parts) == 1:
+        return parts[0]
+    return AddResult(parts[0].board, sum(p.added for p in parts),
+                     sum(p.replaced for p in parts), tuple(parts))
+
+
+def _board_suffix(run: Provenance, run_dir: Path, board: str | None) -> str:
+    """What a default board's name adds to ``<dataset>-<suite>``: ``-aligned-...`` for
+    evaluations under ``--align``, ``-eval-POLICY`` under another preprocessing policy (each
+    has boards of its own); a given ``board`` of the wrong kind is refused."""
+    results = _results(run_dir)
+    aligned = sorted(set(results.get("align", pd.Series(["none"])).astype(str))
                      - {"none", "nan"})
-    default = f"{run.dataset}-{run.suite}"
+    suffix = ""
     if aligned:
         slug = "-".join(a.replace(":", "").replace("+", "-") for a in aligned)
-        default = f"{default}-aligned-{slug}"
+        suffix = f"-aligned-{slug}"
         if board is not None and "aligned" not in board:
             raise GibenchError(f"{run.path}: the run was evaluated with {{align=}}"
                                f"{', '.join(aligned)}; its rows go to an aligned board "
-                               f"(e.g. {{board=}}{default}), not to {board}",
-                               params=["align", "board"])
-    # Evaluations under another preprocessing policy (--eval-transform) have boards of their own.
-    policies = sorted(set(_results(run_dir).get("eval_transform", pd.Series(["authors"]))
+                               f"(e.g. {{board=}}{run.dataset}-{run.suite}{suffix}), not to "
+                               f"{board}", params=["align", "board"])
+    policies = sorted(set(results.get("eval_transform", pd.Series(["authors"]))
                           .astype(str)) - {"nan"})
     if len(policies) > 1:
         raise GibenchError(f"{run.path}: its rows mix evaluation policies "
                            f"({', '.join(policies)}); a board holds one")
     policy = policies[0] if policies else "authors"
     if policy != "authors":
-        default = f"{default}-eval-{policy}"
+        suffix = f"{suffix}-eval-{policy}"
     if board is not None and board_policy(board) != ("" if policy == "authors" else policy):
         raise GibenchError(f"{run.path}: the run was evaluated with {{eval_transform=}}{policy}; "
-                           f"its rows go to board {default} (or another of that policy), not "
-                           f"to {board}", params=["eval_transform"])
-    name = check_board_name(board or default)
+                           f"its rows go to board {run.dataset}-{run.suite}{suffix} (or another "
+                           f"of that policy), not to {board}", params=["eval_transform"])
+    return suffix
+
+
+def _add_rows(run: Provenance, run_dir: Path, rows: list[dict[str, str]], root: Path,
+              dataset: str, board: str, *, start: bool, replace: bool,
+              registry: Registry) -> AddResult:
+    """Write ``rows`` (tested on ``dataset``) into ``board`` after its checks; a missing board
+    is refused unless ``start``."""
+    name = check_board_name(board)
     path = root / f"{name}.csv"
-    if not path.is_file() and board is None:
+    if not path.is_file() and not start:
         raise GibenchError(f"no board {name} in {root} (boards: "
                            f"{', '.join(board_names(root)) or 'none'}); pass {{board=}}NAME "
                            "to add the run to another board or to start a new one",
                            params=["board"])
-    dataset = board_dataset(name, registry)
-    if dataset is not None and dataset != run.dataset:
-        raise GibenchError(f"{run.path}: the run is on dataset {run.dataset!r}, but board "
-                           f"{name} holds {dataset!r} results; each dataset has its own boards")
+    owner = board_dataset(name, registry)
+    if owner is not None and owner != dataset:
+        raise GibenchError(f"{run.path}: the run is on dataset {dataset!r}, but board "
+                           f"{name} holds {owner!r} results; each dataset has its own boards")
     problems = rows_problems(name, rows, registry)
     if problems:
         lines = [f"  {describe_key(rows[i])}: {message}" for i, message in problems[:10]]
@@ -467,5 +573,4 @@ def add_run(run_dir: Path, root: Path = DEFAULT_ROOT, *, source: str, submitter:
     frame = pd.concat([kept, pd.DataFrame(rows, columns=list(COLUMN_NAMES))],
                       ignore_index=True)
     write_board(path, frame)
-    write_rendered(root, registry, boards=[name])
     return AddResult(path, len(rows), len(clash))

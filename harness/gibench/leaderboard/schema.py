@@ -215,6 +215,11 @@ class Column:
 
 
 _name = _regex(_NAME, "a name (letters, digits and . _ + -, at most 64)")
+#: a training subset: NAME, or DATASET/NAME for training data of another dataset than the
+#: board's (a cross-dataset run)
+_QUALIFIED = re.compile(rf"(?:{_NAME.pattern}/)?{_NAME.pattern}")
+_train_name = _regex(_QUALIFIED, "a name, or DATASET/NAME (letters, digits and . _ + -, at "
+                                 "most 64 each)")
 
 #: The columns of every board, in file order. Paper rows publish only ``acc``.
 COLUMNS: tuple[Column, ...] = (
@@ -231,8 +236,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("model_sha256", _hash("the evaluated model"), EMPTY, REQUIRED,
            "sha256 of the evaluated model (the weights, or the model the run trained)"),
     Column("seed", _count, OPTIONAL, OPTIONAL, "the run's seed when trained, else empty"),
-    Column("train_subset", _name, REQUIRED, REQUIRED,
-           "canonical subset name, or mean-of-N (average over the N training subsets)"),
+    Column("train_subset", _train_name, REQUIRED, REQUIRED,
+           "canonical subset name (DATASET/NAME when trained on another dataset than the "
+           "board's), or mean-of-N (average over the N training subsets)"),
     Column("test_subset", _name, REQUIRED, REQUIRED, "canonical subset name"),
     Column("degradation", _degradation, REQUIRED, REQUIRED, "'none' or NAME:STRENGTH"),
     Column("acc", _percent, REQUIRED, REQUIRED, "accuracy (%) at threshold 0.5"),

@@ -239,7 +239,8 @@ def test_cross_generator_table_leaves_the_placebo_out_of_avg(registry):
 
     subsets = registry.subsets("mini-biased")
     accs = {s.name: 60.0 + i for i, s in enumerate(subsets)}  # the placebo gets 66
-    results = pd.DataFrame([{"detector": "spec", "train_subset": "biased-vq", "test_subset": n,
+    results = pd.DataFrame([{"detector": "spec", "dataset": "mini-biased",
+                             "train_subset": "biased-vq", "test_subset": n,
                              "degradation": "none", "n_real": 10, "n_fake": 10, "acc": a,
                              "real_acc": a, "fake_acc": a, "auc": a, "ap": a, "eer": 1.0,
                              "tpr_at_fpr1": 1.0} for n, a in accs.items()])

@@ -223,6 +223,45 @@ def test_the_fast_jpeg_path_reads_no_more_than_its_cap(tmp_path, monkeypatch):
     np.testing.assert_array_equal(decode_rgb(path).permute(1, 2, 0).numpy(), _pixels(path))
 
 
+def test_header_sampling_reads_a_bounded_prefix_of_the_file(tmp_path, monkeypatch):
+    from gibench.data import images
+
+    path = tmp_path / "big.png"
+    Image.fromarray(_noise(64, 64)).save(path)
+    with images.open_header(path) as img:
+        assert img.size == (64, 64)
+    reads = []
+    real_open = open
+
+    def spy(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        if os.fspath(file) == os.fspath(path):
+            read = handle.read
+            handle = _Spy(handle, lambda n=-1: reads.append(n) or read(n))
+        return handle
+
+    monkeypatch.setattr("builtins.open", spy)
+    with images.open_header(path):
+        pass
+    assert reads and all(0 < n <= images.HEADER_MAX_BYTES for n in reads)
+
+
+class _Spy:
+    """A file whose ``read`` is replaced; everything else is the file's."""
+
+    def __init__(self, handle, read):
+        self._handle, self.read = handle, read
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.close()
+
+
 def test_header_sampling_of_data_check_and_audit_passes_over_a_fifo(tmp_path):
     from gibench.data.audit import audit_root
     from gibench.data.check import check_root
@@ -412,6 +451,19 @@ def test_run_refuses_an_out_that_is_a_file(toy_plugin, toy_root, tmp_path):
                   "--out", tmp_path / "file", "--workers", "0", "--no-progress")
     _one_paragraph(result, "--out", str(tmp_path / "file"))
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_run_whose_outputs_fail_to_write_is_not_left_running(toy_plugin, toy_root,
+                                                                tmp_path, monkeypatch):
+    from gibench.engine import run as run_module
+
+    def full_disk(path, frame):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(run_module, "atomic_write_csv", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _toy_run(toy_root, tmp_path / "run")
+    assert RunRecord.read(tmp_path / "run").status == "failed"
 
 
 def test_nan_weights_are_an_error_naming_them(tiny_weights, tmp_path, toy_root):

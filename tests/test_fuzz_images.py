@@ -167,3 +167,20 @@ def test_any_bytes_decode_or_raise_bad_image_error(tmp_path_factory, data, suffi
     path.write_bytes(magic + data)
     with deadline(30):
         decode_or_reason(path)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_bad_file_read_by_a_worker_raises_bad_image_error_naming_it(tmp_path, workers):
+    from gibench.errors import GibenchError
+
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(MAGIC["png"] + b"garbage")
+    index = ImageIndex("fuzz", "val", tmp_path, ["bad.png", "good.png"], np.zeros(2))
+    loader = make_loader(ImageDataset(index, native), batch_size=2, shuffle=False,
+                         workers=workers, seed=0, pin_memory=False, by_size=True)
+    with deadline(60), pytest.raises(GibenchError) as info:
+        list(loader)
+    # torch's worker wraps an error it cannot rebuild in a RuntimeError; ours comes through
+    assert type(info.value) is BadImageError
+    assert info.value.path == str(tmp_path / "bad.png")
+    assert "Traceback" not in str(info.value) and "--" not in str(info.value)

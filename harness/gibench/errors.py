@@ -15,8 +15,9 @@ declared names are substituted: any other brace in a message (a dict, a repr) st
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 #: The command-line flags whose names differ from the parameters they set (the others are
 #: ``--`` and the name with ``_`` as ``-``: ``batch_size`` → ``--batch-size``). A command whose
@@ -83,3 +84,33 @@ class GibenchError(Exception):
 
     def __str__(self) -> str:
         return self.render(python_name) if self._marks_params() else super().__str__()
+
+
+class PluginError(GibenchError):
+    """A plugin's code raised an exception that is not a :class:`GibenchError`: its message
+    names the plugin, the call that failed and the exception, in one paragraph."""
+
+
+#: What a :class:`PluginError` tells the user and the plugin's author after the failure.
+_PLUGIN_HINT = ("This is the plugin's own error (or its refusal of an input it was given); "
+                "report it to the plugin's authors. A plugin says what a user must change by "
+                "raising gibench.api.GibenchError (CONTRIBUTING.md, \"Raising errors from a "
+                "plugin\").")
+
+
+@contextlib.contextmanager
+def plugin_call(who: str, call: str) -> Iterator[None]:
+    """Run the block as a call into a plugin's code: a :class:`GibenchError` passes unchanged
+    (the plugin's message to the user); any other exception becomes a :class:`PluginError`
+    naming ``who`` (``detector 'npr' (plugin 'npr', gibench-npr 0.1)``) and ``call``
+    (``build(pretrained=None, input_size=224)``), with the original as its cause."""
+    try:
+        yield
+    except GibenchError:
+        raise
+    except Exception as exc:
+        text = " ".join(str(exc).split()) or "(no message)"
+        if len(text) > 300:
+            text = text[:297] + "..."
+        raise PluginError(f"{who} failed in {call}: {type(exc).__name__}: {text}. "
+                          + _PLUGIN_HINT) from exc

@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,11 +27,15 @@ from gibench.errors import GibenchError
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Text is UTF-8; a character that UTF-8 cannot hold (a file name's byte that is not UTF-8,
+    which Python carries as a lone surrogate) is written as its escape (``\\udce9``), never
+    failing the write after the work is done."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    text = {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace"}
     try:
-        with os.fdopen(fd, mode) as fh:
+        with os.fdopen(fd, mode, **text) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -38,6 +43,69 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file (links followed); ``False`` for a name the OS refuses (too
+    long, a NUL byte), where :meth:`Path.is_file` raises."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _stat_or_refuse(path: Path, param: str) -> os.stat_result | None:
+    """``path``'s stat, ``None`` when nothing is there; a path the OS refuses (too long, through
+    a file, a link loop) is a :class:`GibenchError` naming it as parameter ``param``."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise GibenchError(f"{{{param}=}}{path}: {reason}", params=[param]) from exc
+
+
+def _check_parent(path: Path, param: str, itself: bool = False) -> None:
+    """The nearest existing folder above ``path`` (or ``path`` itself, with ``itself``) is a
+    folder this process may write in."""
+    candidates = [path.absolute()] if itself else []
+    for parent in [*candidates, *path.absolute().parents]:
+        info = _stat_or_refuse(parent, param)
+        if info is None:
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            raise GibenchError(f"{{{param}=}}{path}: {parent} is a file, not a folder",
+                               params=[param])
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise GibenchError(f"{{{param}=}}{path}: cannot write in {parent} (permission "
+                               "denied)", params=[param])
+        return
+
+
+def check_output_file(path: Path, param: str = "out") -> None:
+    """Refuse, before any work, an output file that could not be written at the end: a folder
+    (or anything but a file) at ``path``, a file where a folder above it should be, a folder
+    that may not be written, a name the OS refuses. ``param`` names the parameter that gave
+    it."""
+    path = Path(path)
+    info = _stat_or_refuse(path, param)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise GibenchError(f"{{{param}=}}{path} is {what}; give the path of a file to write",
+                           params=[param])
+    _check_parent(path, param)
+
+
+def check_output_dir(path: Path, param: str = "out") -> None:
+    """Refuse, before any work, an output folder that could not be made: a file at ``path`` or
+    above it, a folder that may not be written, a name the OS refuses."""
+    path = Path(path)
+    info = _stat_or_refuse(path, param)
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        raise GibenchError(f"{{{param}=}}{path} is a file, not a folder: give a folder for the "
+                           "run's files", params=[param])
+    _check_parent(path, param, itself=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -93,12 +161,16 @@ def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
     the file.
     """
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise GibenchError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file  # optional dependency
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # SafetensorError: a bad header, bad JSON, an empty file
+            raise GibenchError(f"cannot read checkpoint {path}: not a valid safetensors file "
+                               f"({type(exc).__name__}: {_first_line(exc)})") from exc
     safe_globals = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
     allowance = (safe_globals(CHECKPOINT_SAFE_GLOBALS) if safe_globals is not None
                  else contextlib.nullcontext())
@@ -113,6 +185,9 @@ def load_checkpoint(path: Path | str) -> Mapping[str, Any]:
         ) from exc
     except (RuntimeError, OSError, EOFError) as exc:
         raise GibenchError(f"cannot read checkpoint {path}: {_first_line(exc)}") from exc
+    except Exception as exc:  # torch's unpickler on bytes that are no pickle: KeyError: 101...
+        raise GibenchError(f"cannot read checkpoint {path}: not a PyTorch checkpoint nor "
+                           f"safetensors ({type(exc).__name__}: {_first_line(exc)})") from exc
     if not isinstance(obj, Mapping):
         raise GibenchError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
     return obj

@@ -14,6 +14,7 @@ alias claimed by two plugins is an error naming both.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import os
@@ -298,6 +299,47 @@ class Registry:
                 bucket.append(key)
 
 
+#: What a plugin's import or registration hook may raise and fail alone with: any exception,
+#: and also ``sys.exit()`` and ``KeyboardInterrupt`` raised by its code (which would otherwise
+#: end every command, naming no plugin).
+_PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def _check_spec(hook: str, spec: Any) -> None:
+    """Raise :class:`PluginValidationError` when ``spec`` cannot be listed or looked up: a name
+    that is not a non-empty string, aliases that are not strings, a field without a default
+    left ``None``, a callable field holding something else, a field typed as a spec class (a
+    detector's ``preprocess``, ``recipe``) holding something else. What a field's value does
+    is for the contract checks (:mod:`gibench.testing`)."""
+    from gibench import specs as spec_module
+
+    what = f"{hook} returned {type(spec).__name__}({getattr(spec, 'name', '?')!r})"
+    if not isinstance(spec.name, str) or not spec.name.strip():
+        raise PluginValidationError(f"{what}: its name must be a non-empty string, not "
+                                    f"{type(spec.name).__name__}")
+    aliases = getattr(spec, "aliases", ())
+    if isinstance(aliases, str) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise PluginValidationError(f"{what}: its aliases must be a tuple of non-empty strings")
+    for f in dataclasses.fields(spec):
+        value, annotation = getattr(spec, f.name), str(f.type)
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if value is None:
+            if required and "None" not in annotation:
+                raise PluginValidationError(f"{what}: field {f.name!r} is None")
+            continue
+        if annotation.startswith("Callable") and not callable(value):
+            raise PluginValidationError(f"{what}: field {f.name!r} must be callable, not "
+                                        f"{type(value).__name__}")
+        kind = getattr(spec_module, annotation, None)
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind) \
+                and not isinstance(value, kind):
+            raise PluginValidationError(f"{what}: field {f.name!r} must be a {annotation}, not "
+                                        f"{type(value).__name__}")
+        if annotation == "str" and not isinstance(value, str):
+            raise PluginValidationError(f"{what}: field {f.name!r} must be a string, not "
+                                        f"{type(value).__name__}")
+
+
 def disabled_from_env() -> set[str]:
     raw = os.environ.get(DISABLE_ENV, "")
     return {p.strip() for p in raw.split(",") if p.strip()}
@@ -402,7 +444,8 @@ def build_registry(disabled: Iterable[str] = (), entry_points: bool = True,
                 continue
             try:
                 pm.register(ep.load(), name=ep.name)
-            except Exception as exc:  # a broken plugin must not take the others down
+            except _PLUGIN_FAILURES as exc:  # a broken plugin must not take the others down
+                # (nor end the process: sys.exit() or KeyboardInterrupt at import is its failure)
                 infos.append(PluginInfo(ep.name, dist, version, False, "failed",
                                         f"{type(exc).__name__}: {exc}"))
                 continue
@@ -417,7 +460,9 @@ def build_registry(disabled: Iterable[str] = (), entry_points: bool = True,
                 if bad:
                     raise TypeError(f"{hook} returned {type(bad[0]).__name__}, "
                                     f"expected {cls.__name__}")
-            except Exception as exc:
+                for spec in specs:
+                    _check_spec(hook, spec)
+            except _PLUGIN_FAILURES as exc:
                 _fail(registry.plugins, impl.plugin_name, exc)
                 continue
             for spec in specs:
@@ -438,6 +483,19 @@ def get_registry(disabled: Iterable[str] = (), strict: bool = True) -> Registry:
     if key not in _CACHE:
         _CACHE[key] = build_registry(key, strict=False)
     return _CACHE[key].check() if strict else _CACHE[key]
+
+
+def provided_by(kind: str, spec: Any) -> str:
+    """``kind 'name'``, and the plugin and distribution that provide this very ``spec`` when a
+    registry of this process holds it: how an error names the plugin whose code failed."""
+    label = f"{kind} {spec.name!r}"
+    for registry in _CACHE.values():
+        entry = registry.entries.get(kind, {}).get(spec.name)
+        if entry is not None and entry.spec is spec:
+            info = next((p for p in registry.plugins if p.name == entry.plugin), None)
+            if info is not None:
+                return f"{label} (plugin {info.name!r}, {info.distribution} {info.version})"
+    return label
 
 
 def clear_registry_cache() -> None:

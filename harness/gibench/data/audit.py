@@ -45,10 +45,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tabulate import tabulate
 
-from gibench.data.layout import LayoutError, find_subset_dir, label_sources, subset_splits
+from gibench.data.images import BadImageError, open_header
+from gibench.data.layout import (
+    LayoutError,
+    find_subset_dir,
+    label_sources,
+    subset_splits,
+)
 from gibench.errors import GibenchError
 from gibench.specs import FAKE, REAL, DatasetSpec, SubsetSpec
 
@@ -138,7 +143,7 @@ class ImageFacts:
 
 def read_facts(path: Path) -> ImageFacts:
     """Format, size and JPEG quality from the file's header (the pixels are not decoded)."""
-    with Image.open(path) as image:
+    with open_header(path) as image:  # a regular file's first bytes: never blocks on a FIFO
         fmt = image.format or "unknown"
         tables = getattr(image, "quantization", None) if fmt in ("JPEG", "MPO") else None
         if tables and 0 in tables:
@@ -194,6 +199,8 @@ def _audit_folder(folders: Sequence[Path] | Path, sample: int, rng: np.random.Ge
     for i in chosen:
         try:
             record.facts.append(read_facts(folder / names[i]))
+        except BadImageError as exc:  # not a regular file: what it is
+            record.unreadable.append(f"{folder / names[i]} ({exc.reason})")
         except Exception as exc:  # any header that cannot be parsed is reported, not raised
             record.unreadable.append(f"{folder / names[i]} ({exc.__class__.__name__}: {exc})")
     return record

@@ -29,10 +29,9 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tabulate import tabulate
 
-from gibench.data.images import BadImageError, load_rgb
+from gibench.data.images import BadImageError, load_rgb, open_header
 from gibench.data.layout import (
     LayoutError,
     describe_folder,
@@ -123,8 +122,9 @@ class CheckReport:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    """Width and height from the file header (the pixels are not decoded)."""
-    with Image.open(path) as image:
+    """Width and height from the file header (the pixels are not decoded; nothing but a regular
+    file is opened, and at most :data:`~gibench.data.images.HEADER_MAX_BYTES` of it read)."""
+    with open_header(path) as image:
         return image.size
 
 
@@ -171,6 +171,8 @@ def _check_folder(
         path = folder / names[i]
         try:
             stats.sizes[_image_size(path)] += 1
+        except BadImageError as exc:  # not a regular file: what it is
+            problems.append(f"unreadable image: {path} ({exc.reason})")
         except Exception as exc:  # any failure to parse a header is reported, not raised
             problems.append(f"unreadable image: {path} ({exc.__class__.__name__}: {exc})")
         else:

@@ -10,11 +10,19 @@ worker count or the batch size.
 Given several transforms (the evaluation of several detectors in one pass), a worker decodes each
 file once and applies every transform to that one decoded image, each with its own
 :class:`random.Random` seeded as above: every view is what that transform alone would give.
+
+A :class:`~gibench.errors.GibenchError` raised in a worker (a file that does not decode, without
+``skip_bad``) reaches the caller as itself, whatever the worker count: torch's worker
+machinery would re-raise it as a ``RuntimeError`` holding the worker's traceback as text (it
+rebuilds an exception from one message argument, which :class:`BadImageError` does not take), so
+:func:`make_loader`'s loader carries it across as an item (:class:`_Failure`) and raises it in
+the caller's process.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +33,71 @@ from torch.utils.data import DataLoader, Dataset
 
 from gibench.data.images import BadImageError, decode_rgb, load_rgb
 from gibench.data.layout import ImageIndex
+from gibench.errors import GibenchError
 from gibench.specs import Transform
+
+
+@dataclass
+class _Failure:
+    """A :class:`GibenchError` raised while a worker made an item or a batch: carried to the
+    caller's process as data, raised there by :class:`Loader`."""
+
+    error: GibenchError
+
+
+def _carry(exc: GibenchError) -> _Failure:
+    """``exc`` as an item that survives the trip from a worker (an error that cannot be
+    pickled travels as a plain :class:`GibenchError` with its message)."""
+    if torch.utils.data.get_worker_info() is not None:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            exc = GibenchError(str(exc))
+    return _Failure(exc)
+
+
+class _Guarded(Dataset):
+    """``dataset``, its :class:`GibenchError` returned as a :class:`_Failure` item."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        try:
+            return self.dataset[i]
+        except GibenchError as exc:
+            return _carry(exc)
+
+
+def _guarded_collate(collate_fn):
+    """``collate_fn``, a batch holding a :class:`_Failure` collated as that failure."""
+    def collate_or_fail(items: list):
+        failed = next((it for it in items if isinstance(it, _Failure)), None)
+        if failed is not None:
+            return failed
+        try:
+            return collate_fn(items)
+        except GibenchError as exc:
+            return _carry(exc)
+    return collate_or_fail
+
+
+class Loader(DataLoader):
+    """A :class:`DataLoader` whose iteration raises a worker's :class:`GibenchError` as itself
+    (see the module doc); its ``dataset`` is the one given to :func:`make_loader`."""
+
+    def __init__(self, dataset: Dataset, **kwargs) -> None:
+        self.source = dataset
+        super().__init__(_Guarded(dataset), **kwargs)
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            if isinstance(batch, _Failure):
+                raise batch.error
+            yield batch
 
 
 class ImageDataset(Dataset):
@@ -156,16 +228,17 @@ def default_workers() -> int:
 
 def make_loader(dataset: ImageDataset, batch_size: int, *, shuffle: bool, workers: int,
                 seed: int, pin_memory: bool, drop_last: bool = False,
-                by_size: bool = False) -> DataLoader:
+                by_size: bool = False) -> Loader:
     """``by_size``: items are native-resolution images of any size, collated into
-    :class:`SizeGroups` (see :func:`collate_by_size`)."""
+    :class:`SizeGroups` (see :func:`collate_by_size`). A :class:`GibenchError` raised making
+    an item (a bad file without ``skip_bad``) is raised as itself, from any worker."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
+    return Loader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=workers,
-        collate_fn=collate_by_size if by_size else collate,
+        collate_fn=_guarded_collate(collate_by_size if by_size else collate),
         pin_memory=pin_memory,
         drop_last=drop_last,
         generator=generator,

@@ -17,11 +17,20 @@ orientation other than 1; any failure of the fast decoder sends the file to :fun
 which decodes it or raises its :class:`BadImageError`. PNG stays on PIL: torchvision 0.29's
 ``decode_png`` is only 1.17x faster and crashes the process (segmentation fault) on some corrupt
 PNG data instead of raising.
+
+Nothing but a regular file is opened (:func:`regular_file`): a FIFO named ``.png`` would block
+its reader forever, a link to ``/dev/zero`` would be read until the memory runs out, and a
+folder (an unreadable sub-folder is listed as an entry: :func:`~gibench.data.layout.list_images`)
+has no pixels. Each is a :class:`BadImageError` saying what the path is. The fast path reads at
+most :data:`FAST_PATH_MAX_BYTES`; headers are parsed from at most :data:`HEADER_MAX_BYTES`
+(:func:`open_header`).
 """
 
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,8 +75,45 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def regular_file(path: Path | str) -> os.stat_result:
+    """The ``stat`` of ``path`` (links followed) when it is a regular file; otherwise a
+    :class:`BadImageError` saying what it is: missing, a folder (unreadable or not), a FIFO, a
+    device, a link loop, a name the OS refuses (too long)... Nothing is opened."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        raise BadImageError(path, "file not found") from exc
+    except OSError as exc:  # a link loop, a name too long, a path through a file
+        raise BadImageError(path, exc.strerror or str(exc)) from exc
+    except ValueError as exc:  # a NUL byte in the name
+        raise BadImageError(path, str(exc)) from exc
+    if stat.S_ISREG(info.st_mode):
+        return info
+    if stat.S_ISDIR(info.st_mode):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:
+            raise BadImageError(path, f"unreadable folder ({exc.strerror or exc})") from exc
+        raise BadImageError(path, "Is a directory: a folder, not an image file")
+    raise BadImageError(path, f"not a regular file: {_kind(info.st_mode)}")
+
+
 def load_rgb(path: Path | str) -> Image.Image:
     """Decode ``path`` fully to an RGB image (first frame of an animation)."""
+    info = regular_file(path)
+    if info.st_size == 0:
+        raise BadImageError(path, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -80,24 +126,45 @@ def load_rgb(path: Path | str) -> Image.Image:
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, FileNotFoundError):
             reason = "file not found"
-        elif Path(path).is_file() and Path(path).stat().st_size == 0:
-            reason = "empty file (0 bytes)"
         raise BadImageError(path, reason) from exc
+
+
+#: The most bytes of a file that a header is parsed from (:func:`open_header`): the header of
+#: every format gibench indexes comes first, and EXIF, ICC and XMP blocks fit in far less.
+HEADER_MAX_BYTES = 8 << 20
+
+
+def open_header(path: Path | str) -> Image.Image:
+    """``path`` opened by PIL for its header only (format, size, JPEG tables), from at most
+    :data:`HEADER_MAX_BYTES` read from a regular file: sampling headers never blocks on a FIFO
+    nor reads a device. Raises :class:`BadImageError` for what is not a regular file, and PIL's
+    own errors for a header it cannot parse."""
+    regular_file(path)
+    with open(path, "rb") as f:
+        data = f.read(HEADER_MAX_BYTES)
+    return Image.open(io.BytesIO(data))
 
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _ORIENTATION = 0x0112
+
+#: The largest file the fast JPEG path reads into memory; a larger one goes to PIL, which reads
+#: it as it decodes (GenImage's largest JPEGs are a few MB).
+FAST_PATH_MAX_BYTES = 64 << 20
 
 
 def _fast_jpeg(path: Path | str) -> torch.Tensor | None:
     """``path`` decoded by torchvision (uint8 CHW, RGB) when that gives :func:`load_rgb`'s
     pixels for sure (see the module doc), else ``None``."""
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > FAST_PATH_MAX_BYTES:
+            return None  # load_rgb says what it is, or decodes a large file as it reads it
         with open(path, "rb") as f:
-            data = bytearray(f.read())
-    except OSError:
+            data = bytearray(f.read(FAST_PATH_MAX_BYTES + 1))
+    except (OSError, ValueError):
         return None
-    if not data.startswith(_JPEG_MAGIC):
+    if len(data) > FAST_PATH_MAX_BYTES or not data.startswith(_JPEG_MAGIC):
         return None
     try:
         with warnings.catch_warnings():

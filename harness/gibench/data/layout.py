@@ -118,7 +118,11 @@ def list_images(folder: Path, foreign: frozenset[str] = frozenset()) -> list[str
     Hidden files and folders (dot-names) are skipped; nothing is opened. Symlinked folders are
     followed, each real folder once (a link back to an ancestor is not walked again). A
     sub-folder named as one of ``foreign`` (another label's folder) raises
-    :class:`LayoutError`: the folder mixes labels.
+    :class:`LayoutError`: the folder mixes labels. A
+    sub-folder that cannot be listed (no permission, a path longer than the OS allows) is
+    listed itself, as a symlink loop is: decoding it raises the
+    :class:`~gibench.data.images.BadImageError` that names it, which ``--skip-bad-images``
+    skips and counts. ``folder`` itself unreadable is a :class:`LayoutError` naming it.
     """
     folder = Path(folder)
     found: list[str] = []
@@ -126,7 +130,15 @@ def list_images(folder: Path, foreign: frozenset[str] = frozenset()) -> list[str
     stack: list[tuple[str, str]] = [(os.fspath(folder), "")]
     while stack:
         directory, prefix = stack.pop()
-        with os.scandir(directory) as entries:
+        try:
+            entries = os.scandir(directory)
+        except OSError as exc:
+            if not prefix:
+                raise LayoutError("unreadable folder", folder, "a folder gibench may list",
+                                  f"{type(exc).__name__}: {exc.strerror or exc}") from exc
+            found.append(prefix.rstrip("/"))
+            continue
+        with entries:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue

@@ -41,6 +41,7 @@ from gibench.data.dataset import ImageDataset, make_loader
 from gibench.data.eval_policy import is_native
 from gibench.data.layout import ImageIndex
 from gibench.engine.device import Normalizer, autocast
+from gibench.errors import GibenchError
 from gibench.specs import DegradationSpec, Transform, batch_of
 
 
@@ -191,6 +192,8 @@ class Head:
     model: torch.nn.Module
     transform: Transform
     normalizer: Normalizer
+    #: the file of the model's weights, named by errors (``None``: "the model")
+    source: str | None = None
 
 
 def _logits(head: Head, images: torch.Tensor, device: torch.device, precision: str,
@@ -222,12 +225,30 @@ def _distinct_transforms(heads: list[Head]) -> tuple[tuple[Transform, ...], list
     return tuple(transforms), slots
 
 
+class NonFiniteLogitsError(GibenchError):
+    """A model gave NaN or infinite logits: a NaN is no score (every comparison with the
+    threshold is false, so the image would count as real)."""
+
+
+def check_logits(scores: Scores, source: str | None) -> None:
+    """Raise :class:`NonFiniteLogitsError` naming the weights (``source``) and the first images
+    when any logit of ``scores`` is not finite."""
+    bad = np.flatnonzero(~np.isfinite(scores.logits))
+    if len(bad):
+        first = ", ".join(str(scores.index.path(int(scores.positions[k]))) for k in bad[:3])
+        raise NonFiniteLogitsError(
+            f"{'weights ' + source if source else 'the model'} gave non-finite logits (NaN or "
+            f"infinity) for {len(bad)} of {len(scores.logits)} images (first: {first}): the "
+            "weights are broken, or the model overflows on these inputs")
+
+
 def _ordered_scores(index: ImageIndex, positions: list[torch.Tensor],
                     logits: list[list[torch.Tensor]], bad: list[tuple[str, str]],
                     seconds: float, timings: dict[str, float],
-                    device: torch.device) -> list[Scores]:
-    """One :class:`Scores` per list of per-batch logits, all in index order (the batches'
-    ``positions`` sorted); bad files and timings shared."""
+                    device: torch.device, heads: list[Head]) -> list[Scores]:
+    """One :class:`Scores` per head's list of per-batch logits, all in index order (the
+    batches' ``positions`` sorted); bad files and timings shared. Non-finite logits raise
+    :class:`NonFiniteLogitsError` naming the head's weights."""
     if not positions:
         empty = np.zeros(0, dtype=np.int64)
         return [Scores(index, empty, np.zeros(0), list(bad), seconds, dict(timings))
@@ -236,8 +257,11 @@ def _ordered_scores(index: ImageIndex, positions: list[torch.Tensor],
     order = torch.argsort(pos)
     all_pos = pos[order].numpy()
     order_dev = order.to(device)
-    return [Scores(index, all_pos, torch.cat(parts)[order_dev].double().cpu().numpy(),
-                   list(bad), seconds, dict(timings)) for parts in logits]
+    out = [Scores(index, all_pos, torch.cat(parts)[order_dev].double().cpu().numpy(),
+                  list(bad), seconds, dict(timings)) for parts in logits]
+    for scores, head in zip(out, heads, strict=True):
+        check_logits(scores, head.source)
+    return out
 
 
 @torch.inference_mode()
@@ -282,16 +306,17 @@ def predict_many(heads: list[Head], index: ImageIndex, options: EvalOptions | No
             cache.close()
     timings = timer.totals()
     return _ordered_scores(index, positions, logits, bad, time.perf_counter() - start,
-                           timings, o.device)
+                           timings, o.device, heads)
 
 
 def predict(model: torch.nn.Module, index: ImageIndex, transform: Transform,
             options: EvalOptions | None = None, *, normalizer: Normalizer,
-            desc: str = "eval", cache=None, **fields: Any) -> Scores:
+            desc: str = "eval", cache=None, source: str | None = None,
+            **fields: Any) -> Scores:
     """Logits of ``model`` for every image of ``index`` (in index order): the one-head case of
-    :func:`predict_many`."""
-    return predict_many([Head(model, transform, normalizer)], index, options, desc=desc,
-                        cache=cache, **fields)[0]
+    :func:`predict_many` (``source``: the file of its weights, named by errors)."""
+    return predict_many([Head(model, transform, normalizer, source)], index, options,
+                        desc=desc, cache=cache, **fields)[0]
 
 
 @dataclass(frozen=True)
@@ -368,7 +393,8 @@ def predict_settings_many(heads: list[Head], index: ImageIndex, settings: list[S
                     out.append(_logits(head, inputs[slot], o.device, o.precision, timer))
     timings = timer.totals()
     seconds = time.perf_counter() - start
-    by_setting = [_ordered_scores(index, positions, per_head, bad, seconds, timings, o.device)
+    by_setting = [_ordered_scores(index, positions, per_head, bad, seconds, timings, o.device,
+                                  heads)
                   for per_head in logits]
     return [{setting.name: scores[k] for setting, scores in zip(settings, by_setting,
                                                                   strict=True)}

@@ -81,7 +81,8 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
     contexts = list({id(ctx): ctx for ctx, _ in members}.values())
     index = lead.indexes.index(test_subset, split)
     part = shard_index(index, lead.job)
-    heads = [Head(ctx.eval_model(trained), ctx.transforms.eval, ctx.transforms.normalizer)
+    heads = [Head(ctx.eval_model(trained), ctx.transforms.eval, ctx.transforms.normalizer,
+                  None if trained.checkpoint is None else str(trained.checkpoint))
              for ctx, trained in members]
     options = lead.eval_options(batch_size=min(ctx.eval_batch_size for ctx, _ in members))
     many = f" ({len(heads)} models)" if len(heads) > 1 else ""
@@ -93,7 +94,7 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
         head = heads[0]
         raw = [{"none": predict(head.model, part, head.transform, options,
                                 normalizer=head.normalizer, desc=f"eval {test_subset}",
-                                cache=cache)}]
+                                cache=cache, source=head.source)}]
     else:
         raw = [{"none": scores} for scores in predict_many(
             heads, part, options, desc=f"eval {test_subset}{many}", cache=cache)]

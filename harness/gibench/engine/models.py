@@ -21,10 +21,10 @@ from gibench.data.layout import ImageIndex, stratified_holdout
 from gibench.engine.distributed import per_process_batch
 from gibench.engine.evaluate import Head, predict_many
 from gibench.engine.train import TrainConfig, train
-from gibench.errors import GibenchError
+from gibench.errors import GibenchError, plugin_call
 from gibench.metrics import sigmoid, threshold_for
 from gibench.outputs import atomic_write_json, load_checkpoint, load_state_into, sha256_file
-from gibench.registry import notify
+from gibench.registry import notify, provided_by
 from gibench.rundir import MODEL_FILE, TRAINING_JSON, RunDir
 from gibench.specs import DetectorSpec
 
@@ -55,16 +55,41 @@ def load_detector(spec: DetectorSpec, path: Path, input_size: int, device: torch
     ``fake_class`` (``--fake-class``): for a checkpoint with a two-class head, the class index
     that means "fake", passed to the converter as ``fake_index``; ``None`` keeps the converter's
     default (each detector documents and argues its own)."""
-    model = spec.build(pretrained=pretrained, input_size=input_size)
-    state = convert_checkpoint(spec, load_checkpoint(path), fake_class)
+    model = build_model(spec, pretrained, input_size)
+    state = convert_checkpoint(spec, load_checkpoint(path), fake_class, source=str(path))
+    check_finite(state, str(path))
     load_state_into(model, state, str(path))
     return model.to(device).to(memory_format=torch.channels_last).eval()
 
 
-def convert_checkpoint(spec: DetectorSpec, obj, fake_class: int | None):
-    """``spec.convert_state_dict(obj)``, with ``fake_index=fake_class`` when one is given."""
+def build_model(spec: DetectorSpec, pretrained: str | None, input_size: int) -> torch.nn.Module:
+    """``spec.build(pretrained=..., input_size=...)``; an exception of the plugin's that is not a
+    :class:`GibenchError` becomes a :class:`~gibench.errors.PluginError` naming the detector,
+    its plugin and the call."""
+    call = f"build(pretrained={pretrained!r}, input_size={input_size})"
+    with plugin_call(provided_by("detector", spec), call):
+        return spec.build(pretrained=pretrained, input_size=input_size)
+
+
+def check_finite(state, source: str) -> None:
+    """Refuse weights holding NaN or infinity: every image would get a NaN logit, which the
+    threshold calls real."""
+    bad = [k for k, v in state.items()
+           if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" ... ({len(bad)} in all)" if len(bad) > 5 else "")
+        raise GibenchError(f"weights {source} hold non-finite values (NaN or infinity) in "
+                           f"{shown}: they cannot score an image (a training that diverged?)")
+
+
+def convert_checkpoint(spec: DetectorSpec, obj, fake_class: int | None, source: str = ""):
+    """``spec.convert_state_dict(obj)``, with ``fake_index=fake_class`` when one is given (the
+    checkpoint read from ``source``); an exception of the plugin's that is not a
+    :class:`GibenchError` becomes a :class:`~gibench.errors.PluginError` naming the call."""
+    who = provided_by("detector", spec)
     if fake_class is None:
-        return spec.convert_state_dict(obj)
+        with plugin_call(who, f"convert_state_dict(<checkpoint {source}>)"):
+            return spec.convert_state_dict(obj)
     if fake_class not in (0, 1):
         raise GibenchError(f"{{fake_class=}}{fake_class}: a two-class head's fake class is 0 "
                            "or 1", params=["fake_class"])
@@ -76,7 +101,9 @@ def convert_checkpoint(spec: DetectorSpec, obj, fake_class: int | None):
         raise GibenchError(f"{{fake_class}}: detector {spec.name!r}'s checkpoint converter has "
                            "no two-class option (its heads have one logit); leave it out",
                            params=["fake_class"])
-    return spec.convert_state_dict(obj, fake_index=fake_class)
+    with plugin_call(who, f"convert_state_dict(<checkpoint {source}>, "
+                          f"fake_index={fake_class})"):
+        return spec.convert_state_dict(obj, fake_index=fake_class)
 
 
 def train_config(ctx: RunContext) -> TrainConfig:
@@ -125,8 +152,7 @@ class ModelStore:
                 else ctx.indexes.index(train_subset, ctx.resolved.train_split))
         kept, held = stratified_holdout(full, ctx.config.holdout_fraction, ctx.config.seed)
         torch.manual_seed(ctx.config.seed)
-        model = ctx.spec.build(pretrained=ctx.config.pretrained,
-                               input_size=ctx.resolved.input_size)
+        model = build_model(ctx.spec, ctx.config.pretrained, ctx.resolved.input_size)
         out_dir = RunDir(ctx.run_dir).training(key)
         done = out_dir / TRAINING_JSON
         ckpt = out_dir / MODEL_FILE
@@ -134,7 +160,7 @@ class ModelStore:
             record = json.loads(done.read_text())
             records.add_bad(f"{train_subset}/train", record.pop("bad_files"))
             records.trainings[key] = record
-            model.load_state_dict(load_checkpoint(ckpt))
+            load_state_into(model, load_checkpoint(ckpt), f"{ckpt} (to resume)")
             model.to(ctx.device).to(memory_format=torch.channels_last)
             return TrainedModel(model.eval(), key, ckpt, record["sha256"],
                                 threshold=record["calibration"]["threshold"])
@@ -224,7 +250,8 @@ def _calibrations(members: Sequence[tuple[RunContext, torch.nn.Module]],
     """Each model's accuracy-maximising threshold on ``held`` (a held-out part of a training
     subset, the same for all), its images decoded once for all the models."""
     lead = members[0][0]
-    heads = [Head(model, ctx.transforms.eval, ctx.transforms.normalizer)
+    heads = [Head(model, ctx.transforms.eval, ctx.transforms.normalizer,
+                  None if ctx.config.weights is None else str(ctx.config.weights))
              for ctx, model in members]
     options = lead.eval_options(batch_size=min(ctx.eval_batch_size for ctx, _ in members),
                                 train=True)

@@ -42,7 +42,13 @@ from gibench.engine.distributed import backend, barrier, broadcast_object
 from gibench.engine.distributed import init as dist_init
 from gibench.engine.evaluation import share_eval_transforms
 from gibench.errors import GibenchError
-from gibench.outputs import atomic_write_csv, atomic_write_text, sha256_file
+from gibench.outputs import (
+    atomic_write_csv,
+    atomic_write_text,
+    check_output_dir,
+    is_file,
+    sha256_file,
+)
 from gibench.registry import Registry, get_registry, notify
 from gibench.rundir import RunDir, RunDirError, RunRecord
 from gibench.suite import SuiteContext
@@ -301,7 +307,7 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     if not suite_spec.needs_training and config.weights is None:
         raise GibenchError(f"suite {suite_spec.name!r} evaluates existing weights: "
                            "pass {weights=}PATH", params=["weights"])
-    if config.weights is not None and not Path(config.weights).is_file():
+    if config.weights is not None and not is_file(Path(config.weights)):
         raise GibenchError(f"{{weights=}}{config.weights}: no such file", params=["weights"])
     for name, low in (("epochs", 1), ("batch_size", 1), ("workers", 0), ("input_size", 8)):
         value = getattr(config, name)
@@ -319,6 +325,7 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     # one run directory for the job (a default one carries rank 0's timestamp)
     run_dir = broadcast_object(Path(config.out) if config.out
                                else default_run_dir(config, registry), job)
+    check_output_dir(run_dir)  # a file there, or a folder that may not be written: now
     if RunDir(run_dir).record.exists() and not resume:
         raise GibenchError(f"{run_dir} already holds a run; choose another {{out}}, or "
                            f"continue it with {{resume=}}{run_dir}", params=["out", "resume"])
@@ -347,10 +354,15 @@ def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.
     results = ctx.records.results_frame()
     if ctx.job.main:
         files = RunDir(ctx.run_dir)
-        atomic_write_csv(files.results, results)
-        atomic_write_csv(files.scores, ctx.records.scores_frame())
-        if len(results):
-            atomic_write_text(files.table, ctx.suite.render(results, ctx.names.run_subsets()))
+        try:
+            atomic_write_csv(files.results, results)
+            atomic_write_csv(files.scores, ctx.records.scores_frame())
+            if len(results):
+                atomic_write_text(files.table, ctx.suite.render(results, ctx.names.run_subsets()))
+        except BaseException:  # the record never stays ``running`` (partial/ keeps the work)
+            _record(ctx, "interrupted" if status == "interrupted" else "failed", started,
+                    git).write(ctx.run_dir)
+            raise
         _record(ctx, status, started, git).write(ctx.run_dir)
     return results
 

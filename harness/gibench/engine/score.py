@@ -7,6 +7,8 @@ folder: one row per image (path, logit, score, prediction at 0.5) and a short su
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from gibench.engine.evaluate import predict
 from gibench.engine.models import load_detector
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid
-from gibench.outputs import atomic_write_csv
+from gibench.outputs import atomic_write_csv, check_output_file, is_file
 from gibench.registry import get_registry
 from gibench.rundir import RunDir, RunDirError, RunRecord
 
@@ -41,17 +43,26 @@ def sizes_from_run(weights: Path) -> tuple[int, int | None] | None:
 
 
 def _collect(paths: list[Path]) -> list[str]:
+    """The absolute paths of the image files given and of those in the folders given. Links
+    are not resolved: a link loop or a dangling link is listed, and decoding it names it (a bad
+    file, skipped and counted with ``skip_bad_images``)."""
     files: list[str] = []
     for path in paths:
         path = Path(path).expanduser()
-        if path.is_dir():
-            files.extend(str((path / name).resolve()) for name in list_images(path))
-        elif path.is_file():
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise GibenchError(f"{path}: no such file or folder") from None
+        except (OSError, ValueError) as exc:  # a name too long, a link loop, through a file
+            raise GibenchError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        if stat.S_ISDIR(info.st_mode):
+            files.extend(os.path.join(os.path.abspath(path), name) for name in list_images(path))
+        elif stat.S_ISREG(info.st_mode):
             if not is_image_file(path.name):
                 raise GibenchError(f"{path} is not an image file (by its extension)")
-            files.append(str(path.resolve()))
+            files.append(os.path.abspath(path))
         else:
-            raise GibenchError(f"{path}: no such file or folder")
+            raise GibenchError(f"{path} is not a regular file nor a folder")
     if not files:
         raise GibenchError("no image found in " + ", ".join(map(str, paths)))
     return files
@@ -66,8 +77,10 @@ def score(detector: str, weights: str | Path, paths: list[str | Path], *,
     table to ``out`` (CSV) when given."""
     spec = get_registry(disabled_plugins or ()).detector(detector)
     weights = Path(weights)
-    if not weights.is_file():
+    if not is_file(weights):
         raise GibenchError(f"{{weights=}}{weights}: no such file", params=["weights"])
+    if out is not None:  # refused now, not after scoring every image
+        check_output_file(Path(out))
     recorded = sizes_from_run(weights)
     if input_size is not None:
         load = spec.preprocess.load_size
@@ -87,7 +100,8 @@ def score(detector: str, weights: str | Path, paths: list[str | Path], *,
                      normalizer=Normalizer.of(spec.preprocess, dev),
                      device=dev, batch_size=batch_size or spec.recipe.batch_size * 2,
                      workers=default_workers() if workers is None else workers,
-                     skip_bad=skip_bad_images, desc="score", progress=progress)
+                     skip_bad=skip_bad_images, desc="score", progress=progress,
+                     source=str(weights))
     probs = sigmoid(scores.logits)
     table = pd.DataFrame({"path": scores.paths, "logit": scores.logits, "score": probs,
                           "predicted_fake": probs > 0.5}, columns=SCORE_FILE_COLUMNS)

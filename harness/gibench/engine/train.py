@@ -33,7 +33,7 @@ from gibench.engine.distributed import SINGLE, Dist, barrier, epoch_order, gathe
 from gibench.engine.evaluate import EvalOptions, predict
 from gibench.errors import GibenchError
 from gibench.metrics import compute_metrics, sigmoid
-from gibench.outputs import atomic_torch_save, load_checkpoint
+from gibench.outputs import atomic_torch_save, check_state, load_checkpoint, load_state_into
 from gibench.rundir import LAST_CHECKPOINT, MODEL_FILE
 from gibench.specs import Recipe, Transform
 
@@ -70,6 +70,22 @@ class TrainResult:
     images_seen: int = 0
     bad: list[tuple[str, str]] = field(default_factory=list)
     stopped_early: bool = False
+
+
+#: The keys of ``checkpoints/last.pt`` that resuming reads.
+_TRAINING_STATE = ("model", "optimizer", "scaler", "epoch", "step", "lr", "best_key",
+                   "best_epoch", "best_metrics", "since_best", "history", "images_seen", "bad",
+                   "stopped_early", "seconds")
+
+
+def _add_bad(bad: list[tuple[str, str]], found) -> None:
+    """Add the ``(path, reason)`` pairs of ``found`` not yet in ``bad``: a bad file is met once
+    per epoch, and counted once."""
+    seen = {path for path, _ in bad}
+    for path, reason in found:
+        if path not in seen:
+            seen.add(path)
+            bad.append((path, reason))
 
 
 def make_optimizer(recipe: Recipe, params, lr: float) -> torch.optim.Optimizer:
@@ -161,19 +177,28 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
     step, first_epoch, elapsed = 0, 0, 0.0
     if resume and last.is_file():
         state = load_checkpoint(last)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
+        missing = [k for k in _TRAINING_STATE if k not in state]
+        if missing:
+            raise GibenchError(f"cannot resume from {last}: not a training state of gibench "
+                               f"(no {', '.join(missing[:4])}); move it away to train anew")
+        load_state_into(model, state["model"], f"{last} (to resume)")
+        try:
+            opt.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise GibenchError(f"cannot resume from {last}: its optimizer state does not fit "
+                               f"this detector's recipe ({type(exc).__name__}: {exc})") from exc
         first_epoch, step, lr = state["epoch"], state["step"], state["lr"]
         best_key = (state["best_key"][0], state["best_key"][1])
         best_epoch, best_metrics = state["best_epoch"], state["best_metrics"]
         since_best, elapsed = state["since_best"], state["seconds"]
         result.history = list(state["history"])
         result.images_seen = state["images_seen"]
-        result.bad = [tuple(b) for b in state["bad"]]
+        _add_bad(result.bad, state["bad"])
         result.stopped_early = state["stopped_early"]
         if best_epoch > 0:
             best_state = load_checkpoint(out_dir / MODEL_FILE)
+            check_state(model.state_dict(), best_state, f"{out_dir / MODEL_FILE} (to resume)")
         start -= elapsed
     holdout_options = EvalOptions(device, config.batch_size * 2, config.workers,
                                   config.skip_bad, config.seed, config.progress, config.align,
@@ -188,7 +213,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         bar = tqdm(epoch_loader(epoch), desc=f"train epoch {epoch + 1}/{config.epochs}",
                    unit="batch", leave=False, disable=None if config.progress else True)
         for batch in bar:
-            result.bad.extend((train_index.paths[i], r) for i, r in batch.bad)
+            _add_bad(result.bad, [(train_index.paths[i], r) for i, r in batch.bad])
             if batch.images.shape[0] == 0:
                 continue
             new_lr = scheduled_lr(recipe, config.lr, step, total_steps, warmup_steps)
@@ -209,6 +234,7 @@ def train(model: torch.nn.Module, train_index: ImageIndex, holdout_index: ImageI
         train_loss = torch.stack(losses).mean().item() if losses else float("nan")
         scores = predict(model, holdout_index, eval_transform, holdout_options,
                          normalizer=normalizer, desc="held-out")
+        _add_bad(result.bad, scores.bad)  # the held-out part is part of the training split
         metrics = compute_metrics(scores.labels, sigmoid(scores.logits))
         holdout_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(scores.logits), torch.from_numpy(scores.labels).double()).item()

@@ -65,9 +65,15 @@ TOY_PLUGIN = textwrap.dedent('''
 
 def install_fake_distribution(site: Path, dist: str, version: str,
                               modules: dict[str, str], entry_points: dict[str, str]) -> None:
-    """Write modules and a ``.dist-info`` (METADATA + entry_points.txt) into ``site``."""
+    """Write modules and a ``.dist-info`` (METADATA + entry_points.txt) into ``site``. A module
+    of the same name that an earlier test imported is forgotten, so this one is imported."""
+    import importlib
+    import sys
+
     for name, source in modules.items():
         (site / f"{name}.py").write_text(source)
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
     info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")

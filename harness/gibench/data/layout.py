@@ -412,7 +412,7 @@ def _only(spec: SubsetSpec, folder: str) -> SubsetSpec:
     return dataclasses.replace(spec, folders=(folder,))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _warn_both(subset: str, used: Path, others: tuple[Path, ...]) -> None:
     """Say once that subset ``subset`` is under several of its layouts' folders: ``used``
     (the first of its candidates) is read, ``others`` are not."""

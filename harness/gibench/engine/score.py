@@ -20,11 +20,11 @@ from gibench.data.layout import ImageIndex, is_image_file, list_images
 from gibench.engine.device import Normalizer, resolve_device
 from gibench.engine.evaluate import predict
 from gibench.engine.models import load_detector
+from gibench.engine.resolve import cap_workers, weights_meta
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid
 from gibench.outputs import atomic_write_csv, check_output_file, is_file
 from gibench.registry import get_registry
-from gibench.engine.resolve import cap_workers, weights_meta
 
 SCORE_FILE_COLUMNS = ["path", "logit", "score", "predicted_fake"]
 

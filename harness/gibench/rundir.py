@@ -304,7 +304,8 @@ WEIGHTS_META_FORMAT = "gibench-weights/1"
 class WeightsMeta:
     """How weights were trained: the record beside them (``model.json`` beside ``model.pt``;
     for any weights file ``W.pt``, ``W.json`` in this format), so that every command evaluates
-    them at the sizes they were trained at. ``source`` says where it was read from."""
+    them at the sizes they were trained at. ``source`` says where it was read from (as messages
+    show it)."""
 
     detector: str
     input_size: int
@@ -351,7 +352,8 @@ def read_weights_meta(weights: str | Path) -> WeightsMeta | None:
                                None if data.get("load_size") is None
                                else int(data["load_size"]),
                                str(data.get("eval_transform") or "authors"),
-                               data.get("dataset"), data.get("train_subset"), str(path))
+                               data.get("dataset"), data.get("train_subset"),
+                               f"the run that trained the weights ({path})")
             except (KeyError, TypeError, ValueError) as exc:
                 raise RunDirError(f"{path}: a malformed weights record ({exc!r})") from exc
     for parent in list(Path(weights).resolve().parents)[:3]:
@@ -362,7 +364,8 @@ def read_weights_meta(weights: str | Path) -> WeightsMeta | None:
                 return WeightsMeta(str(resolved["detector"]), int(resolved["input_size"]),
                                    resolved.get("load_size"),
                                    str(resolved.get("eval_transform") or "authors"),
-                                   resolved.get("dataset"), None, str(record_path(parent)))
+                                   resolved.get("dataset"), None,
+                                   f"the run that trained the weights ({record_path(parent)})")
             except (RunDirError, KeyError, TypeError, ValueError):
                 return None
     return None

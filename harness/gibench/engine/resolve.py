@@ -332,7 +332,7 @@ def weights_meta(weights: Path | str | None, detector: str, input_size: int | No
     if meta is None:
         return None
     if meta.detector != detector:
-        print(f"warning: {meta.source} records weights of detector {meta.detector!r}, not "
+        print(f"warning: {meta.source} trained detector {meta.detector!r}, not "
               f"{detector!r}: its sizes are not used", file=sys.stderr)
         return None
     if input_size is not None and input_size != meta.input_size:

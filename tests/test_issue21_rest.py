@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -23,22 +22,15 @@ from gibench.cli import main
 from gibench.engine.config import RunConfig
 from gibench.errors import GibenchError
 from gibench.rundir import MODEL_META, RunRecord
+from tests import test_hostile_inputs
+
+tiny_weights = test_hostile_inputs.tiny_weights  # the fixture: a tinynet state dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def tiny_weights(toy_plugin, tmp_path) -> Path:
-    import gibench_toy
-
-    torch.manual_seed(0)
-    path = tmp_path / "tiny.pt"
-    torch.save(gibench_toy.build().state_dict(), path)
-    return path
 
 
 def _images(folder: Path, n: int = 3) -> Path:

@@ -248,8 +248,8 @@ class RunRecord:
         """The record as ``run.json`` holds it (``shared_pass`` only in a shared pass)."""
         data = asdict(self)
         other = data.pop("other")
-        for optional in ("shared_pass", "error"):
-            if data[optional] is None:
+        for optional in ("shared_pass", "error", "indexes"):  # only where they say something
+            if not data[optional]:
                 del data[optional]
         return {**data, **other}
 

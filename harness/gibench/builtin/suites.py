@@ -9,10 +9,10 @@ import pandas as pd
 
 from gibench.errors import GibenchError
 from gibench.hookspecs import hookimpl
-from gibench.rundir import GIVEN_WEIGHTS
 from gibench.specs import SubsetSpec, SuiteSpec, averaged_subsets, control_subsets
 from gibench.suite import (
     CLEAN,
+    GIVEN_WEIGHTS,
     Model,
     Setting,
     SuiteContext,

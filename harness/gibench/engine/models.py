@@ -235,6 +235,11 @@ def load_weights_shared(members: Sequence[tuple[RunContext, Path]]) -> list[Trai
             if held is None:
                 continue
             helds[key] = held
+        else:  # listed by the group's first run: recorded (checked on --resume) by this one
+            first = members[groups[key][0]][0]
+            r = ctx.resolved
+            ctx.records.check_index(r.train_subset, r.train_split,
+                                    first.indexes.index(r.train_subset, r.train_split))
         groups.setdefault(key, []).append(k)
     for key, ks in groups.items():
         calibrations = _calibrations([(members[k][0], models[k]) for k in ks], helds[key])

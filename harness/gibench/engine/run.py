@@ -536,8 +536,8 @@ def eval_configs(models: Sequence[tuple[str, str | Path]], **options: Any) -> li
     their run directories, named by :func:`shared_run_names`."""
     if isinstance(models, (str, os.PathLike)) or not isinstance(models, Sequence) or not all(
             isinstance(m, (tuple, list)) and len(m) == 2 for m in models):
-        raise GibenchError(f"{{models}} is {models!r}, expected a list of (detector, weights) "
-                           "pairs", params=["models"])
+        raise GibenchError(f"models is {models!r}, expected a list of (detector, weights) "
+                           "pairs")
     if not models:
         raise GibenchError("no model to evaluate: give at least one detector and weights")
     options = api_options(options, ("detector", "suite", "weights"))

@@ -64,8 +64,8 @@ def _paths_argument(paths: Any) -> list[Path]:
     bad = paths if items is None else next(
         (p for p in items if not isinstance(p, (str, os.PathLike))), None)
     if items is None or bad is not None:
-        raise GibenchError(f"{{paths}}: expected a file or folder, or a list of them, got "
-                           f"{type(bad).__name__} ({bad!r})", params=["paths"])
+        raise GibenchError(f"paths: expected a file or folder, or a list of them, got "
+                           f"{type(bad).__name__} ({bad!r})")
     return [Path(p) for p in items]
 
 
@@ -81,8 +81,8 @@ def score(detector: str, weights: str | Path, paths: str | Path | list[str | Pat
         disabled_plugins = [disabled_plugins]
     spec = get_registry(disabled_plugins or ()).detector(detector)
     if not isinstance(weights, (str, os.PathLike)):
-        raise GibenchError(f"{{weights}} is {type(weights).__name__} ({weights!r}), expected a "
-                           "path", params=["weights"])
+        raise GibenchError(f"{{weights}} is {type(weights).__name__} ({weights!r}), expected "
+                           "a path", params=["weights"])
     weights = Path(weights)
     if not is_file(weights):
         raise GibenchError(f"{{weights=}}{weights}: no such file", params=["weights"])

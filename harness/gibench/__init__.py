@@ -34,13 +34,14 @@ def evaluate(detector: str, weights, **options):
 
 
 def score(detector: str, weights, paths, **options):
-    """Score image files or folders; returns (per-image DataFrame, summary dict).
+    """Score image files or folders (``paths``: one path, or a list of them); returns
+    (per-image DataFrame, summary dict).
 
     See :func:`gibench.engine.score.score` for the options.
     """
     from gibench.engine.score import score as _score
 
-    return _score(detector, weights, list(paths), **options)
+    return _score(detector, weights, paths, **options)
 
 
 def replay(run_dir, out=None, **options):

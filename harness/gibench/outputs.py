@@ -35,6 +35,7 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     text = {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace"}
     try:
+        os.chmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 is not what open() gives
         with os.fdopen(fd, mode, **text) as fh:
             write(fh)
             fh.flush()
@@ -43,6 +44,21 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read from ``/proc`` where it can be, so that no thread sees it
+    changed; else set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def is_file(path: Path) -> bool:

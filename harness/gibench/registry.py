@@ -345,6 +345,26 @@ def disabled_from_env() -> set[str]:
     return {p.strip() for p in raw.split(",") if p.strip()}
 
 
+def _check_disabled(given: set[str], from_env: set[str], infos: list[PluginInfo]) -> None:
+    """A plugin disabled by a name no plugin has (``-p no:TYPO``) would leave the plugin meant
+    enabled, silently: an error naming it with the close names; in
+    ``GIBENCH_DISABLE_PLUGINS``, a warning (the variable may serve several environments)."""
+    known = sorted({info.name for info in infos})
+
+    def close(name: str) -> str:
+        matches = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        return f" (did you mean {' or '.join(map(repr, matches))}?)" if matches else ""
+
+    unknown = sorted(given - set(known))
+    if unknown:
+        raise GibenchError("{disabled_plugins} names no installed plugin: " + "; ".join(
+            repr(name) + close(name) for name in unknown)
+            + "; gibench plugins lists the plugins", params=["disabled_plugins"])
+    for name in sorted(from_env - set(known)):
+        print(f"warning: {DISABLE_ENV} names {name!r}, which is no installed plugin"
+              f"{close(name)}", file=sys.stderr)
+
+
 def _fail(infos: list[PluginInfo], name: str, exc: BaseException) -> None:
     for i, info in enumerate(infos):
         if info.name == name:
@@ -451,6 +471,8 @@ def build_registry(disabled: Iterable[str] = (), entry_points: bool = True,
                 continue
             infos.append(PluginInfo(ep.name, dist, version, False))
     _reject_unknown_hooks(pm, infos)
+    if entry_points:
+        _check_disabled(set(disabled), blocked - set(disabled), infos)
     registry = Registry(pm=pm, plugins=infos)
     for kind, (hook, cls) in _KINDS.items():
         for impl in getattr(pm.hook, hook).get_hookimpls():
@@ -480,8 +502,8 @@ def get_registry(disabled: Iterable[str] = (), strict: bool = True) -> Registry:
     """The registry for this process (built once per set of disabled plugins); ``strict``
     raises its name clashes (:meth:`Registry.check`)."""
     key = frozenset(disabled) | frozenset(disabled_from_env())
-    if key not in _CACHE:
-        _CACHE[key] = build_registry(key, strict=False)
+    if key not in _CACHE:  # the environment's names are read (and checked) there
+        _CACHE[key] = build_registry(frozenset(disabled), strict=False)
     return _CACHE[key].check() if strict else _CACHE[key]
 
 

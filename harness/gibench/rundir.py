@@ -13,10 +13,15 @@ summary and the leaderboard checks its provenance. ::
       results.md                the suite's table(s)
       train/<model>/            one folder per model the run trained
         model.pt                the selected weights (sha256 in run.json's ``training``)
+        model.json              WeightsMeta: how they were trained (detector, input and load
+                                size, evaluation policy); read by eval, run --weights, score
         training.json           written when that training finished (read back by --resume)
         checkpoints/last.pt     the last epoch, to continue an interrupted training
       partial/eval-<key>.json   one finished evaluation's rows (written last) ...
       partial/eval-<key>.csv    ... and its per-image scores (read back by --resume)
+      partial/indexes.json      each (subset, split) listed: image count and hash of its paths
+                                (checked by --resume: the data must be what the run started on)
+      run.lock                  held (flock) by the process writing the run; pid and host
 
 ``run.json`` is read and written through :class:`RunRecord`; its keys are those that gibench has
 always written, so older run directories still read.
@@ -38,6 +43,12 @@ SCORES_CSV = "scores.csv"
 RESULTS_MD = "results.md"
 TRAIN_DIR = "train"
 MODEL_FILE = "model.pt"
+#: the record beside ``model.pt`` of how those weights were trained (:class:`WeightsMeta`)
+MODEL_META = "model.json"
+#: held with ``fcntl.flock`` by the process writing the run (``pid host`` inside)
+LOCK_FILE = "run.lock"
+#: the image count and path hash of each (subset, split) the run listed
+INDEXES_JSON = "indexes.json"
 TRAINING_JSON = "training.json"
 LAST_CHECKPOINT = "checkpoints/last.pt"
 PARTIAL_DIR = "partial"
@@ -131,6 +142,14 @@ class RunDir:
         folder = self.path / PARTIAL_DIR
         return folder / f"eval-{key}.json", folder / f"eval-{key}.csv"
 
+    @property
+    def indexes(self) -> Path:
+        return self.path / PARTIAL_DIR / INDEXES_JSON
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK_FILE
+
     def is_run(self) -> bool:
         """Whether the folder holds a run record."""
         return self.record.is_file()
@@ -179,7 +198,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "git": (str,), "device": (dict,), "processes": (int,), "process_group": (str,),
     "eval_precision": (str,), "decode_cache": (list, dict), "weights": (dict,),
     "shared_pass": (dict,), "training": (dict,), "calibration": (dict, list),
-    "bad_images": (dict,), "timings": (dict,), "throughput": (dict,),
+    "bad_images": (dict,), "timings": (dict,), "throughput": (dict,), "error": (dict,),
+    "indexes": (dict,),
 }
 _JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
                bool: "true or false"}
@@ -217,6 +237,10 @@ class RunRecord:
     bad_images: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     throughput: dict[str, Any] = field(default_factory=dict)
+    #: a ``failed`` or ``interrupted`` run's error: ``{type, message}``
+    error: dict[str, str] | None = None
+    #: ``"SUBSET/SPLIT"`` -> ``{n, sha256}`` of each index the run listed (checked on resume)
+    indexes: dict[str, Any] = field(default_factory=dict)
     other: dict[str, Any] = field(default_factory=dict)
 
     # -- the file ------------------------------------------------------------------------
@@ -224,8 +248,9 @@ class RunRecord:
         """The record as ``run.json`` holds it (``shared_pass`` only in a shared pass)."""
         data = asdict(self)
         other = data.pop("other")
-        if data["shared_pass"] is None:
-            del data["shared_pass"]
+        for optional in ("shared_pass", "error", "indexes"):  # only where they say something
+            if not data[optional]:
+                del data[optional]
         return {**data, **other}
 
     @classmethod
@@ -267,3 +292,84 @@ class RunRecord:
         path = RunDir(Path(run_dir)).record
         atomic_write_json(path, self.to_dict())
         return path
+
+
+# -- the record beside a model's weights --------------------------------------------------
+
+#: ``format`` of a :class:`WeightsMeta` file.
+WEIGHTS_META_FORMAT = "gibench-weights/1"
+
+
+@dataclass(frozen=True)
+class WeightsMeta:
+    """How weights were trained: the record beside them (``model.json`` beside ``model.pt``;
+    for any weights file ``W.pt``, ``W.json`` in this format), so that every command evaluates
+    them at the sizes they were trained at. ``source`` says where it was read from (as messages
+    show it)."""
+
+    detector: str
+    input_size: int
+    load_size: int | None
+    eval_transform: str = "authors"
+    dataset: str | None = None
+    train_subset: str | None = None
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"format": WEIGHTS_META_FORMAT, **asdict(self)}
+        del data["source"]
+        return data
+
+    def write(self, weights: Path) -> Path:
+        """Write the record beside ``weights`` atomically; returns its path."""
+        from gibench.outputs import atomic_write_json
+
+        path = weights_meta_path(weights)
+        atomic_write_json(path, self.to_dict())
+        return path
+
+
+def weights_meta_path(weights: str | Path) -> Path:
+    """Where the record of ``weights`` is: ``model.json`` beside ``model.pt``."""
+    return Path(weights).with_suffix(".json")
+
+
+def read_weights_meta(weights: str | Path) -> WeightsMeta | None:
+    """The record of how ``weights`` were trained: the file beside them
+    (:func:`weights_meta_path`), else, for weights inside an older run directory
+    (``<run>/train/<model>/model.pt``), that run's ``resolved`` sizes; ``None`` when neither
+    says (weights from elsewhere: the detector's own sizes apply). A record that is not ours
+    (another format) is ignored; one of ours that is malformed is a :class:`RunDirError`."""
+    path = weights_meta_path(weights)
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path}: not valid JSON ({exc})") from exc
+        if isinstance(data, dict) and data.get("format") == WEIGHTS_META_FORMAT:
+            try:
+                return WeightsMeta(str(data["detector"]), int(data["input_size"]),
+                               None if data.get("load_size") is None
+                               else int(data["load_size"]),
+                               str(data.get("eval_transform") or "authors"),
+                               data.get("dataset"), data.get("train_subset"),
+                               f"the run that trained the weights ({path})")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RunDirError(f"{path}: a malformed weights record ({exc!r})") from exc
+    for parent in list(Path(weights).resolve().parents)[:3]:
+        if RunDir(parent).is_run():
+            try:
+                record = RunRecord.read(parent)
+                resolved = record.resolved
+                return WeightsMeta(str(resolved["detector"]), int(resolved["input_size"]),
+                                   resolved.get("load_size"),
+                                   str(resolved.get("eval_transform") or "authors"),
+                                   resolved.get("dataset"), None,
+                                   f"the run that trained the weights ({record_path(parent)})")
+            except (RunDirError, KeyError, TypeError, ValueError):
+                return None
+    return None
+
+
+def record_path(run_dir: str | Path) -> Path:
+    return RunDir(Path(run_dir)).record

@@ -34,13 +34,14 @@ from gibench.engine.evaluate import CLEAN, Setting
 from gibench.engine.models import TrainedModel
 from gibench.errors import GibenchError
 from gibench.outputs import atomic_write_csv, atomic_write_text
+from gibench.rundir import GIVEN_WEIGHTS  # result rows' train_subset for given weights
 from gibench.specs import DegradationSpec, SubsetSpec
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from gibench.engine.context import RunContext
 
-__all__ = ["CLEAN", "ImageIndex", "Model", "Setting", "SuiteContext", "evaluate_together",
-           "load_weights_together"]
+__all__ = ["CLEAN", "GIVEN_WEIGHTS", "ImageIndex", "Model", "Setting", "SuiteContext",
+           "evaluate_together", "load_weights_together"]
 
 #: A model of the run, as :meth:`SuiteContext.model_for` returns it: ``model`` (the
 #: ``nn.Module``), ``train_subset`` (the subset or tag it was trained on; ``None`` for given

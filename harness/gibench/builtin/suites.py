@@ -12,6 +12,7 @@ from gibench.hookspecs import hookimpl
 from gibench.specs import SubsetSpec, SuiteSpec, averaged_subsets, control_subsets
 from gibench.suite import (
     CLEAN,
+    GIVEN_WEIGHTS,
     Model,
     Setting,
     SuiteContext,
@@ -55,8 +56,12 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
         results = results.assign(test_subset=[f"{d}/{t}" for d, t in zip(
             results["dataset"], results["test_subset"], strict=True)])
     degraded = results["degradation"].nunique() > 1
+    results = results.assign(train_subset=[
+        given_weights_label(results) if t == GIVEN_WEIGHTS else t
+        for t in results["train_subset"]])
     frame = results.assign(detector=[
-        f"{d} (trained on {names.get(t, t)})" + (f" · {g}" if degraded else "")
+        f"{d} ({t if t.startswith('given weights') else 'trained on ' + names.get(t, t)})"
+        + (f" · {g}" if degraded else "")
         for d, t, g in zip(results["detector"], results["train_subset"],
                            results["degradation"], strict=True)])
     parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the `val` split."
@@ -66,6 +71,13 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
                          not_averaged=controls), "",
              "### All metrics (%)", "", detail_table(results, names), ""]
     return "\n".join(parts)
+
+
+def given_weights_label(results: pd.DataFrame) -> str:
+    """How a table names the model of given weights: ``given weights (FILE)`` (the file's
+    name, from the ``weights`` column the run adds when it renders), else ``given weights``."""
+    files = results["weights"].dropna().unique() if "weights" in results else []
+    return f"given weights ({files[0]})" if len(files) == 1 else "given weights"
 
 
 def _controls_note(subsets: Sequence[SubsetSpec]) -> str:

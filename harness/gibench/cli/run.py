@@ -9,6 +9,7 @@ import click
 
 from gibench.cli._common import disabled, registry, subset_list
 from gibench.cli._config import config_option, file_fields, merge
+from gibench.errors import GibenchError
 
 
 def _run_options(f):
@@ -142,8 +143,14 @@ def _config_options(ctx: click.Context, kw: dict) -> dict:
     kw["align"], kw["train_align"] = list(kw["align"]), list(kw["train_align"])
     kw["progress"] = not kw.pop("no_progress")
     kw["report"] = list(kw["report"])
-    kw["subset_dirs"] = {name: (path, label) for name, path, label in
-                         map(parse_subset_dir, kw["subset_dirs"])}
+    subset_dirs: dict = {}
+    for name, path, label in map(parse_subset_dir, kw["subset_dirs"]):
+        if name in subset_dirs:  # a dict would keep the last one silently
+            raise GibenchError(f"{{subset_dirs}} name {name!r} given twice ("
+                               f"{subset_dirs[name][0]} and {path}): give each folder its own "
+                               "name", params=["subset_dirs"])
+        subset_dirs[name] = (path, label)
+    kw["subset_dirs"] = subset_dirs
     import shlex
     import sys
 

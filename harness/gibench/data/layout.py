@@ -38,8 +38,10 @@ listing the folders, whatever the images weigh.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,6 +405,22 @@ def missing_inside(folder: Path, spec: SubsetSpec, dataset: DatasetSpec | None =
     return f"no {' or '.join(tried)}"
 
 
+def _only(spec: SubsetSpec, folder: str) -> SubsetSpec:
+    """``spec`` with the one candidate ``folder``."""
+    import dataclasses
+
+    return dataclasses.replace(spec, folders=(folder,))
+
+
+@functools.cache
+def _warn_both(subset: str, used: Path, others: tuple[Path, ...]) -> None:
+    """Say once that subset ``subset`` is under several of its layouts' folders: ``used``
+    (the first of its candidates) is read, ``others`` are not."""
+    print(f"warning: subset '{subset}' is present under several layouts: {used} is used, "
+          f"{', '.join(map(str, others))} left out; remove or move the one you do not mean",
+          file=sys.stderr)
+
+
 def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = None) -> Path:
     """Like :func:`find_subset_dir`, but raise :class:`LayoutError` saying what was tried,
     and what an existing candidate folder lacks."""
@@ -413,6 +431,12 @@ def locate_subset(root: Path, spec: SubsetSpec, dataset: DatasetSpec | None = No
         raise LayoutError("data root is not a folder", root, expected, describe_folder(root))
     subset_dir = find_subset_dir(root, spec, dataset)
     if subset_dir is not None:
+        found = _find_candidate(root, spec, dataset)
+        if found is not None:
+            others = [c for c in spec.folders[spec.folders.index(found[0]) + 1:]
+                      if _find_candidate(root, _only(spec, c), dataset) is not None]
+            if others:
+                _warn_both(spec.name, root / found[0], tuple(root / c for c in others))
         return subset_dir
     found = [f"in {root}: {describe_folder(root)}"]
     lacking = []

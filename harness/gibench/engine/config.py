@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -88,12 +89,38 @@ class RunConfig:
     #: the command line that started the run (set by the CLI; ``None`` from the Python API)
     command: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+    def __post_init__(self) -> None:
+        """The API boundary: each field as its type, a lone string where a list of names or
+        paths is expected taken as one item (never its characters), a wrong type a
+        :class:`GibenchError` naming the field."""
+        hints = typing.get_type_hints(RunConfig)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "subset_dirs":
+                setattr(self, f.name, _api_subset_dirs(value))
+                continue
+            try:
+                setattr(self, f.name, _convert(_api_value(value, hints[f.name]), hints[f.name]))
+            except ValueError as exc:
+                raise GibenchError("{" + f.name + "}" + f" is {_describe(value)}, expected "
+                                   f"{exc}", params=[f.name]) from None
+
+    def to_dict(self, absolute: bool = False) -> dict[str, Any]:
+        """The fields as JSON values (paths as strings); ``absolute``: the paths made absolute
+        (``run.json``'s ``config``: a resumed run reads the same folders from any working
+        directory)."""
+        def path(value: Any) -> Any:
+            if not isinstance(value, Path):
+                return value
+            return str(Path(os.path.abspath(value)) if absolute else value)
+
+        out = {k: path(v) for k, v in asdict(self).items()}
         if isinstance(self.data_root, Mapping):
-            out["data_root"] = {k: str(v) for k, v in self.data_root.items()}
-        out["subset_dirs"] = {k: {"path": str(p), "label": lab}
+            out["data_root"] = {k: path(v) for k, v in self.data_root.items()}
+        out["subset_dirs"] = {k: {"path": path(p), "label": lab}
                               for k, (p, lab) in self.subset_dirs.items()}
+        if absolute and self.pretrained not in (None, "imagenet"):
+            out["pretrained"] = os.path.abspath(self.pretrained)
         return out
 
     @classmethod
@@ -114,6 +141,47 @@ class RunConfig:
         if not values.get("detector"):
             raise ConfigFileError(f"{path}: no detector; give one in the file or as an override")
         return cls(**values)
+
+
+def _api_value(value: Any, hint: Any) -> Any:
+    """``value`` from a Python caller in the shapes :func:`_convert` takes: a path as text, a
+    tuple as a list, and one string or path where a list is expected as a list of one."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        listed = next((a for a in args if typing.get_origin(a) is list), None)
+        if listed is not None and isinstance(value, (str, os.PathLike)):
+            return _api_value(value, listed)
+        if any(typing.get_origin(a) is dict for a in args) and isinstance(value, Mapping):
+            return {k: _api_value(v, Path) for k, v in value.items()}
+        return _api_value(value, next((a for a in args if a is not type(None)), hint)) \
+            if value is not None else value
+    if origin is list:
+        if isinstance(value, (str, os.PathLike)):
+            return [_api_value(value, args[0])]
+        if isinstance(value, (list, tuple)):
+            return [_api_value(item, args[0]) for item in value]
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _api_subset_dirs(value: Any) -> dict[str, tuple[Path, int]]:
+    """``subset_dirs`` from a Python caller: ``{NAME: (FOLDER, 0 real | 1 fake)}``."""
+    expected = "a dict {NAME: (FOLDER, 0 for real or 1 for fake)}"
+    if not isinstance(value, Mapping):
+        raise GibenchError(f"{{subset_dirs}} is {_describe(value)}, expected {expected}",
+                           params=["subset_dirs"])
+    out = {}
+    for name, entry in value.items():
+        ok = (isinstance(name, str) and name.strip() and isinstance(entry, (tuple, list))
+              and len(entry) == 2 and isinstance(entry[0], (str, os.PathLike))
+              and entry[1] in (0, 1) and not isinstance(entry[1], bool))
+        if not ok:
+            raise GibenchError(f"{{subset_dirs}}[{name!r}] is {entry!r}, expected {expected}",
+                               params=["subset_dirs"])
+        out[name] = (Path(entry[0]), int(entry[1]))
+    return out
 
 
 def parse_subset_dir(value: str) -> tuple[str, Path, int]:

@@ -78,7 +78,10 @@ class RunContext:
         # an unknown reporter, or one whose package is missing, fails before any work
         config.report = check_reports(registry, config.report)
         self.records = RunRecords(run_dir, resume, self.job.main, data.several)
-        self.indexes = IndexCache(self.names, config.subset_dirs, self.records.add_time)
+        self.indexes = IndexCache(self.names, config.subset_dirs, self.records.add_time,
+                                  self.records.check_index)
+        #: the run's time before it was interrupted (``--resume``), added to its total
+        self.carried_seconds = 0.0
         self.models = ModelStore(self)
         #: set when this run was evaluated in one pass with other runs (``gibench eval`` with
         #: several weights): the run directories of that pass, recorded in ``run.json``

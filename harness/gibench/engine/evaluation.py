@@ -80,6 +80,8 @@ def _score_pass(members: list[tuple[RunContext, TrainedModel]], test_subset: str
     lead = members[0][0]
     contexts = list({id(ctx): ctx for ctx, _ in members}.values())
     index = lead.indexes.index(test_subset, split)
+    for ctx in contexts[1:]:  # each run of the pass records (and on --resume checks) it
+        ctx.records.check_index(test_subset, split, index)
     part = shard_index(index, lead.job)
     heads = [Head(ctx.eval_model(trained), ctx.transforms.eval, ctx.transforms.normalizer,
                   None if trained.checkpoint is None else str(trained.checkpoint))

@@ -16,10 +16,13 @@ class IndexCache:
     spent listing is reported to ``add_time`` under ``index``."""
 
     def __init__(self, names: Names, subset_dirs: dict[str, tuple[Path, int]],
-                 add_time: Callable[[str, float], None]) -> None:
+                 add_time: Callable[[str, float], None],
+                 on_index: Callable[[str, str, ImageIndex], None] | None = None) -> None:
         self.names = names
         self.subset_dirs = subset_dirs
         self._add_time = add_time
+        #: told of each index listed (the run records it, and checks it on --resume)
+        self._on_index = on_index
         self._indexes: dict[tuple[str, str], ImageIndex] = {}
 
     def index(self, subset: str, split: str) -> ImageIndex:
@@ -35,6 +38,8 @@ class IndexCache:
                                                   self.names.dataset_spec_of(spec.dataset),
                                                   self.names.extra_roots_of(spec.dataset))
             self._add_time("index", time.perf_counter() - t)
+            if self._on_index is not None:
+                self._on_index(subset, split, self._indexes[key])
         return self._indexes[key]
 
     def check_available(self, subsets: list[str]) -> None:

@@ -25,7 +25,7 @@ from gibench.errors import GibenchError, plugin_call
 from gibench.metrics import sigmoid, threshold_for
 from gibench.outputs import atomic_write_json, load_checkpoint, load_state_into, sha256_file
 from gibench.registry import notify, provided_by
-from gibench.rundir import MODEL_FILE, TRAINING_JSON, RunDir
+from gibench.rundir import MODEL_FILE, TRAINING_JSON, RunDir, WeightsMeta
 from gibench.specs import DetectorSpec
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -164,6 +164,10 @@ class ModelStore:
             model.to(ctx.device).to(memory_format=torch.channels_last)
             return TrainedModel(model.eval(), key, ckpt, record["sha256"],
                                 threshold=record["calibration"]["threshold"])
+        if ctx.job.main:  # how these weights are evaluated, beside them (eval, score)
+            r = ctx.resolved
+            WeightsMeta(ctx.spec.name, r.input_size, r.load_size, r.eval_policy, ctx.dataset,
+                        train_subset).write(ckpt)
         t = ctx.transforms
         config = train_config(ctx)
         config.on_epoch = lambda record: notify(  # rank 0 only: train() calls it there
@@ -231,6 +235,11 @@ def load_weights_shared(members: Sequence[tuple[RunContext, Path]]) -> list[Trai
             if held is None:
                 continue
             helds[key] = held
+        else:  # listed by the group's first run: recorded (checked on --resume) by this one
+            first = members[groups[key][0]][0]
+            r = ctx.resolved
+            ctx.records.check_index(r.train_subset, r.train_split,
+                                    first.indexes.index(r.train_subset, r.train_split))
         groups.setdefault(key, []).append(k)
     for key, ks in groups.items():
         calibrations = _calibrations([(members[k][0], models[k]) for k in ks], helds[key])

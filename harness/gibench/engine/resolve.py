@@ -10,6 +10,8 @@ alignments, degradation settings — as one :class:`Resolved` record: ``run.json
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +27,7 @@ from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import Setting
 from gibench.errors import GibenchError
 from gibench.registry import AmbiguousNameError, Registry
+from gibench.rundir import WeightsMeta, read_weights_meta
 from gibench.specs import (
     Budget,
     DatasetSpec,
@@ -135,8 +138,9 @@ class Names:
         user's folders."""
         from gibench.data.layout import subset_splits
 
-        if requested:
-            return [self.run_name(self.subset_spec(n)) for n in requested]
+        if requested:  # and the user's folders, asked for by giving them (--subset-dir)
+            named = [self.run_name(self.subset_spec(n)) for n in requested]
+            return named + [n for n in self.subset_dirs if n not in named]
         out = []
         for dataset in self.roots:
             ds = self.dataset_spec_of(dataset)
@@ -196,6 +200,9 @@ class Resolved:
     test_subsets: tuple[str, ...]
     input_size: int
     load_size: int | None
+    #: where the sizes came from: the weights' record (:class:`gibench.rundir.WeightsMeta`),
+    #: ``--input-size`` or the dataset's budget
+    sizes_from: str
     epochs: int
     batch_size: int
     lr: float
@@ -250,6 +257,7 @@ class Resolved:
             "train_subset": None if self.weights_given else self.train_subset,
             "test_subsets": list(self.test_subsets),
             "input_size": self.input_size, "load_size": self.load_size,
+            "sizes_from": self.sizes_from,
             "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
             "workers": self.workers, "budget": self.budget.note,
             "degradations": [s.name for s in self.settings],
@@ -279,6 +287,10 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
     load_size = budget.load_size
     if config.input_size and load_size is not None:
         load_size = round(load_size * config.input_size / budget.input_size)
+    sizes_from = "--input-size" if config.input_size else budget.note
+    meta = weights_meta(config.weights, spec.name, config.input_size)
+    if meta is not None:
+        input_size, load_size, sizes_from = meta.input_size, meta.load_size, meta.source
     recipe = spec.recipe
     return Resolved(
         detector=spec.name, suite=suite, dataset=names.dataset, data_root=names.data_root,
@@ -287,11 +299,12 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
                       and dataset.train_split is None
                       else names.train_subset(config.train_subset)),
         test_subsets=tuple(names.test_subsets(config.test_subsets)),
-        input_size=input_size, load_size=load_size,
+        input_size=input_size, load_size=load_size, sizes_from=sizes_from,
         epochs=config.epochs if config.epochs is not None else budget.epochs,
         batch_size=config.batch_size or recipe.batch_size,
         lr=config.lr if config.lr is not None else recipe.lr * budget.lr_scale,
-        workers=config.workers if config.workers is not None else default_workers(),
+        workers=(cap_workers(config.workers) if config.workers is not None
+                 else default_workers()),
         budget=budget,
         train_split=dataset.train_split, eval_split=dataset.eval_split,
         labels=tuple(dataset.label_folders.items()),
@@ -306,6 +319,53 @@ def resolve(config: RunConfig, names: Names, spec: DetectorSpec, suite: str,
                                                in names.extra_roots_of(dataset).items()))
                     for dataset, root in names.roots.items()) if names.several else (),
     )
+
+
+def weights_meta(weights: Path | str | None, detector: str, input_size: int | None
+                 ) -> WeightsMeta | None:
+    """The record of how ``weights`` were trained (:func:`gibench.rundir.read_weights_meta`)
+    when it is one of ``detector``'s; an ``input_size`` that contradicts it is refused (the
+    weights would be scored at a size they never saw: 97.3% → 50.0% on mini)."""
+    if weights is None:
+        return None
+    meta = read_weights_meta(weights)
+    if meta is None:
+        return None
+    if meta.detector != detector:
+        print(f"warning: {meta.source} trained detector {meta.detector!r}, not "
+              f"{detector!r}: its sizes are not used", file=sys.stderr)
+        return None
+    if input_size is not None and input_size != meta.input_size:
+        raise GibenchError(
+            f"{{input_size=}}{input_size} contradicts {meta.source}: the weights {weights} "
+            f"were trained at {meta.input_size} px (load size {meta.load_size}); leave "
+            "{input_size} out to evaluate them as trained (or move the record aside to "
+            "evaluate them at another size)", params=["input_size"])
+    return meta
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+#: The most DataLoader workers a run starts, whatever it asks (more only thrash).
+MAX_WORKERS = 32
+
+
+def cap_workers(workers: int) -> int:
+    """``workers`` (``--workers``) at most twice the usable CPUs and :data:`MAX_WORKERS`,
+    with a warning when capped (``--workers 1000`` took 327 s instead of 4)."""
+    cap = min(2 * usable_cpus(), MAX_WORKERS)
+    if workers > cap:
+        print(f"warning: --workers {workers} is more than this machine can use; using {cap} "
+              f"(twice the {usable_cpus()} usable CPUs, at most {MAX_WORKERS})",
+              file=sys.stderr)
+        return cap
+    return workers
 
 
 @dataclass

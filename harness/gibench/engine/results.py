@@ -25,6 +25,27 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 
 
+def _recorded_indexes(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The indexes an interrupted run recorded: ``run.json``'s and ``partial/indexes.json``'s
+    (written as they were listed, so a killed run has them too)."""
+    from gibench.rundir import RunDirError, RunRecord
+
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        out.update(RunRecord.read(run_dir).indexes or {})
+    except RunDirError:
+        pass
+    path = RunDir(run_dir).indexes
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        if isinstance(data, dict):
+            out.update({k: v for k, v in data.items() if isinstance(v, dict)})
+    return out
+
+
 class RunRecords:
     """A run's rows, scores, bad files, timings and training records, in memory; its finished
     evaluations on disk under ``run_dir/partial/`` (written by rank 0, ``main``)."""
@@ -46,6 +67,37 @@ class RunRecords:
         self.calibration: dict[str, Any] | None = None
         #: what each evaluation read from and wrote to the decode cache (``--decode-cache``)
         self.decode_cache_records: list[dict[str, Any]] = []
+        #: ``SUBSET/SPLIT`` -> ``{n, sha256}`` of each index listed (``run.json``'s indexes)
+        self.indexes: dict[str, dict[str, Any]] = {}
+        #: what the interrupted run recorded of its indexes (``--resume`` checks against it)
+        self.recorded_indexes: dict[str, dict[str, Any]] = {}
+        if resume:
+            self.recorded_indexes = _recorded_indexes(run_dir)
+
+    def check_index(self, subset: str, split: str, index) -> None:
+        """Record the image count and path hash of the ``index`` of ``subset``'s ``split``; on
+        ``--resume``, refuse data that differs from what the run recorded when it started (a
+        relative data root from another working directory, files added or deleted since)."""
+        key = f"{subset}/{split}"
+        digest = hashlib.sha256()
+        for path, label in zip(index.paths, index.labels.tolist(), strict=True):
+            digest.update(f"{label} {path}\n".encode("utf-8", "backslashreplace"))
+        now = {"n": len(index), "sha256": digest.hexdigest()}
+        before = self.recorded_indexes.get(key)
+        if before is not None and before != now:
+            from gibench.errors import GibenchError
+
+            change = (f"held {before['n']} images when the run started and holds {now['n']} "
+                      "now" if before["n"] != now["n"] else
+                      f"holds {now['n']} images as when the run started, but other files")
+            raise GibenchError(f"cannot resume {self.run_dir}: {key} under {index.root} "
+                               f"{change}; the data changed since the run started (or is "
+                               "another folder): start a new run")
+        if key not in self.indexes:
+            self.indexes[key] = now
+            if self.main:
+                atomic_write_json(RunDir(self.run_dir).indexes,
+                                  {**self.recorded_indexes, **self.indexes})
 
     def add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + seconds

@@ -21,7 +21,11 @@ pass's run directories under ``shared_pass``.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
+import fcntl
+import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -120,16 +124,21 @@ def default_run_dir(config: RunConfig, registry: Registry) -> Path:
     return Path("runs") / f"{stamp}-{det}-{suite}"
 
 
-def _record(ctx: RunContext, status: str, started: float, git: str | None) -> RunRecord:
+def _record(ctx: RunContext, status: str, started: float, git: str | None,
+            error: BaseException | None = None) -> RunRecord:
     records = ctx.records
     n_images = sum(r["n_real"] + r["n_fake"] for r in records.rows)
     eval_s = records.timings.get("eval", 0.0)
+    # a resumed run's total includes the time before its interruption, and is never less
+    # than its phases (a training continued from its last epoch counts all its epochs)
+    total = ctx.carried_seconds + time.perf_counter() - started
+    total = max(total, sum(records.timings.get(k, 0.0) for k in ("train", "eval", "index")))
     return RunRecord(
         status=status,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         command=ctx.config.command,
         resumed=ctx.resume,
-        config=ctx.config.to_dict(),
+        config=ctx.config.to_dict(absolute=True),
         resolved=ctx.resolved.record(),
         seed=ctx.config.seed,
         versions=versions(ctx.registry),
@@ -148,9 +157,12 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> Ru
         bad_images={k: {"count": len(v), "files": [{"path": p, "reason": r} for p, r in v]}
                     for k, v in records.bad.items()},
         timings={**{k: round(v, 3) for k, v in records.timings.items()},
-                 "total": round(time.perf_counter() - started, 3)},
+                 "total": round(total, 3)},
         throughput={"eval_images": n_images,
                     "eval_images_per_second": round(n_images / eval_s, 2) if eval_s else None},
+        error=None if error is None else {"type": type(error).__name__,
+                                          "message": str(error)},
+        indexes={**records.recorded_indexes, **records.indexes},
     )
 
 
@@ -162,8 +174,33 @@ def run(detector: str, suite: str = "cross-generator", **options: Any) -> pd.Dat
     ``seed``, ``out``, ``skip_bad_images``...). Without ``data_root`` the run uses the
     dataset built on demand (``mini``; :mod:`gibench.data.datasets`).
     """
-    config = RunConfig(detector=detector, suite=suite, **options)
+    config = RunConfig(detector=detector, suite=suite, **api_options(options))
     return run_config(config)
+
+
+#: Python spellings of options that the CLI spells so (``--subsets``).
+OPTION_ALIASES = {"subsets": "test_subsets"}
+
+
+def api_options(options: dict[str, Any], taken: Sequence[str] = ("detector", "suite")
+                ) -> dict[str, Any]:
+    """A Python caller's keyword options as :class:`RunConfig` fields (``subsets`` is
+    ``test_subsets``); an unknown one is a :class:`GibenchError` naming it with the close
+    names, never a bare ``TypeError``."""
+    known = [f for f in RunConfig.__dataclass_fields__ if f not in taken]
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        name = OPTION_ALIASES.get(key, key)
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            raise GibenchError(f"unknown option {key!r}" + (
+                f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+                + "; the options are the fields of gibench.engine.config.RunConfig: "
+                + ", ".join(known))
+        if name in out:
+            raise GibenchError(f"option {name!r} given twice (as {key!r} too)")
+        out[name] = value
+    return out
 
 
 #: What a resumed run may change: how it runs, not what it computes (the one place this rule is
@@ -273,8 +310,14 @@ def run_shared(configs: Sequence[RunConfig], resume: bool = False,
                                                         for ctx in contexts)}
         for ctx in contexts:
             ctx.shared_pass = shared
-    for ctx in contexts:
-        _open(ctx, started, git)
+    locks: list[Any] = []
+    try:
+        for ctx in contexts:
+            locks.append(_open(ctx, started, git))
+    except BaseException:
+        for lock in locks:
+            _release(lock)
+        raise
     status = "failed"
     try:
         suites = [SuiteContext(ctx) for ctx in contexts]
@@ -287,12 +330,20 @@ def run_shared(configs: Sequence[RunConfig], resume: bool = False,
         status = "complete"
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        for ctx in contexts:
-            _close(ctx, status, started, git)
-        for ctx in contexts:
-            _report_failure(ctx, status, exc)
+        try:
+            for ctx in contexts:
+                _close(ctx, status, started, git, exc)
+            for ctx in contexts:
+                _report_failure(ctx, status, exc)
+        finally:
+            for lock in locks:
+                _release(lock)
         raise
-    results = [_close(ctx, status, started, git) for ctx in contexts]
+    try:
+        results = [_close(ctx, status, started, git) for ctx in contexts]
+    finally:
+        for lock in locks:
+            _release(lock)
     for ctx, frame in zip(contexts, results, strict=True):
         _report(ctx, frame)
     barrier(contexts[0].job)  # the files exist before any rank returns
@@ -330,7 +381,10 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
         raise GibenchError(f"{run_dir} already holds a run; choose another {{out}}, or "
                            f"continue it with {{resume=}}{run_dir}", params=["out", "resume"])
     barrier(job)  # every rank has looked before rank 0 writes run.json
-    for name in config.subset_dirs:
+    for name, (folder, _) in config.subset_dirs.items():
+        if not os.path.isdir(folder):  # refused before a run directory is made
+            raise GibenchError(f"{{subset_dirs}} {name}={folder}: no such folder",
+                               params=["subset_dirs"])
         if registry.has("subset", name):
             owners = sorted({key.split("/", 1)[0] for key in registry.subset_keys(name)})
             raise GibenchError(f"{{subset_dirs}} name {name!r} is already a subset of "
@@ -340,16 +394,66 @@ def _prepare(config: RunConfig, resume: bool) -> RunContext:
     return RunContext(config, registry, run_dir, data, resume=resume)
 
 
-def _open(ctx: RunContext, started: float, git: str | None) -> None:
-    """Create the run directory and its ``running`` record; tell the reporters."""
+def _open(ctx: RunContext, started: float, git: str | None) -> Any:
+    """Create the run directory, take its lock (:func:`_lock`) and write its ``running``
+    record; tell the reporters. Returns the lock."""
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    lock = None
     if ctx.job.main:  # under torchrun rank 0 alone writes the run directory and reports
-        _record(ctx, "running", started, git).write(ctx.run_dir)
+        lock = _lock(ctx.run_dir)
+        if ctx.resume:
+            try:
+                ctx.carried_seconds = float(RunRecord.read(ctx.run_dir).timings.get("total", 0))
+            except (RunDirError, TypeError, ValueError):
+                ctx.carried_seconds = 0.0
+        try:
+            _record(ctx, "running", started, git).write(ctx.run_dir)
+        except BaseException:
+            _release(lock)
+            raise
         notify(ctx.registry, "gibench_run_started", run_dir=ctx.run_dir,
                config=ctx.config.to_dict())
+    return lock
 
 
-def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.DataFrame:
+def _lock(run_dir: Path) -> Any:
+    """Take the run directory's lock (:data:`gibench.rundir.LOCK_FILE`, ``fcntl.flock``): one
+    writer per run directory. A lock held by a live process is a :class:`GibenchError` naming
+    it (``--resume`` of a run that is still running); one left by a process that died is
+    taken over with a warning. Returns the open lock file (:func:`_release`)."""
+    path = RunDir(run_dir).lock
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held until _release)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise GibenchError(f"{run_dir} is still running (its lock {path} is held by "
+                           f"{holder}); wait for that run to end, or stop it, before resuming "
+                           "it") from None
+    handle.seek(0)
+    previous = handle.read().strip()
+    if previous:
+        print(f"warning: {run_dir}: taking over the lock left by {previous}, which is no "
+              "longer running", file=sys.stderr)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()} {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
+def _release(lock: Any) -> None:
+    """Remove and release a lock taken by :func:`_lock` (``None``: none was taken)."""
+    if lock is None:
+        return
+    Path(lock.name).unlink(missing_ok=True)
+    lock.close()
+
+
+def _close(ctx: RunContext, status: str, started: float, git: str | None,
+           error: BaseException | None = None) -> pd.DataFrame:
     """Write the run's results, scores, table and final record; return the results."""
     results = ctx.records.results_frame()
     if ctx.job.main:
@@ -358,12 +462,15 @@ def _close(ctx: RunContext, status: str, started: float, git: str | None) -> pd.
             atomic_write_csv(files.results, results)
             atomic_write_csv(files.scores, ctx.records.scores_frame())
             if len(results):
-                atomic_write_text(files.table, ctx.suite.render(results, ctx.names.run_subsets()))
-        except BaseException:  # the record never stays ``running`` (partial/ keeps the work)
+                shown = (results.assign(weights=Path(ctx.config.weights).name)
+                         if ctx.config.weights is not None else results)  # its label
+                atomic_write_text(files.table, ctx.suite.render(shown, ctx.names.run_subsets()))
+        except BaseException as exc:  # the record never stays ``running`` (partial/ keeps
+            # the work)
             _record(ctx, "interrupted" if status == "interrupted" else "failed", started,
-                    git).write(ctx.run_dir)
+                    git, error or exc).write(ctx.run_dir)
             raise
-        _record(ctx, status, started, git).write(ctx.run_dir)
+        _record(ctx, status, started, git, error).write(ctx.run_dir)
     return results
 
 
@@ -383,7 +490,8 @@ def _report_failure(ctx: RunContext, status: str, error: BaseException) -> None:
 
 def evaluate(detector: str, weights: str | Path, **options: Any) -> pd.DataFrame:
     """Evaluate ``weights`` of ``detector`` on the val split of every (or the given) subset."""
-    return run(detector, "eval", weights=Path(weights), **options)
+    return run(detector, "eval", weights=weights, **api_options(options, ("detector", "suite",
+                                                                          "weights")))
 
 
 def pair_models(detectors: Sequence[str], weights: Sequence[str | Path]) -> list[tuple[str, Path]]:
@@ -426,8 +534,13 @@ def eval_configs(models: Sequence[tuple[str, str | Path]], **options: Any) -> li
     ``out`` is its run directory (default ``runs/<timestamp>-<detector>-eval``, as
     :func:`evaluate`). Several: ``out`` (default ``runs/<timestamp>-eval``) is the folder of
     their run directories, named by :func:`shared_run_names`."""
+    if isinstance(models, (str, os.PathLike)) or not isinstance(models, Sequence) or not all(
+            isinstance(m, (tuple, list)) and len(m) == 2 for m in models):
+        raise GibenchError(f"models is {models!r}, expected a list of (detector, weights) "
+                           "pairs")
     if not models:
         raise GibenchError("no model to evaluate: give at least one detector and weights")
+    options = api_options(options, ("detector", "suite", "weights"))
     out = options.pop("out", None)
     if len(models) == 1:
         (detector, weights), = models

@@ -20,26 +20,13 @@ from gibench.data.layout import ImageIndex, is_image_file, list_images
 from gibench.engine.device import Normalizer, resolve_device
 from gibench.engine.evaluate import predict
 from gibench.engine.models import load_detector
+from gibench.engine.resolve import cap_workers, weights_meta
 from gibench.errors import GibenchError
 from gibench.metrics import sigmoid
 from gibench.outputs import atomic_write_csv, check_output_file, is_file
 from gibench.registry import get_registry
-from gibench.rundir import RunDir, RunDirError, RunRecord
 
 SCORE_FILE_COLUMNS = ["path", "logit", "score", "predicted_fake"]
-
-
-def sizes_from_run(weights: Path) -> tuple[int, int | None] | None:
-    """(input size, load size) recorded by the run that trained ``weights``, when the file sits
-    in a run directory (``<run>/train/<subset>/model.pt``); ``None`` otherwise."""
-    for parent in list(Path(weights).resolve().parents)[:3]:
-        if RunDir(parent).is_run():
-            try:
-                resolved = RunRecord.read(parent).resolved
-                return int(resolved["input_size"]), resolved.get("load_size")
-            except (RunDirError, KeyError, TypeError, ValueError):
-                return None
-    return None
 
 
 def _collect(paths: list[Path]) -> list[str]:
@@ -68,30 +55,52 @@ def _collect(paths: list[Path]) -> list[str]:
     return files
 
 
-def score(detector: str, weights: str | Path, paths: list[str | Path], *,
+def _paths_argument(paths: Any) -> list[Path]:
+    """``paths`` as a list of paths: one path (text or :class:`~pathlib.Path`) is one item,
+    never its characters; anything else is a :class:`GibenchError` naming ``paths``."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    items = list(paths) if isinstance(paths, (list, tuple)) else None
+    bad = paths if items is None else next(
+        (p for p in items if not isinstance(p, (str, os.PathLike))), None)
+    if items is None or bad is not None:
+        raise GibenchError(f"paths: expected a file or folder, or a list of them, got "
+                           f"{type(bad).__name__} ({bad!r})")
+    return [Path(p) for p in items]
+
+
+def score(detector: str, weights: str | Path, paths: str | Path | list[str | Path], *,
           input_size: int | None = None, device: str = "auto", batch_size: int | None = None,
           workers: int | None = None, skip_bad_images: bool = False, progress: bool = True,
           out: str | Path | None = None, disabled_plugins: list[str] | None = None,
           fake_class: int | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score images with ``weights``; returns the per-image table and a summary, and writes the
     table to ``out`` (CSV) when given."""
+    paths = _paths_argument(paths)
+    if isinstance(disabled_plugins, str):
+        disabled_plugins = [disabled_plugins]
     spec = get_registry(disabled_plugins or ()).detector(detector)
+    if not isinstance(weights, (str, os.PathLike)):
+        raise GibenchError(f"{{weights}} is {type(weights).__name__} ({weights!r}), expected "
+                           "a path", params=["weights"])
     weights = Path(weights)
     if not is_file(weights):
         raise GibenchError(f"{{weights=}}{weights}: no such file", params=["weights"])
     if out is not None:  # refused now, not after scoring every image
         check_output_file(Path(out))
-    recorded = sizes_from_run(weights)
-    if input_size is not None:
+    if workers is not None:
+        workers = cap_workers(workers)
+    recorded = weights_meta(weights, spec.name, input_size)
+    if recorded is not None:
+        size, load_size, source = recorded.input_size, recorded.load_size, recorded.source
+    elif input_size is not None:
         load = spec.preprocess.load_size
         load = None if load is None else round(load * input_size / spec.preprocess.input_size)
         size, load_size, source = input_size, load, "--input-size"
-    elif recorded is not None:
-        (size, load_size), source = recorded, "the run that trained the weights"
     else:
         size, load_size = spec.preprocess.input_size, spec.preprocess.load_size
         source = "the detector's paper size"
-    files = _collect([Path(p) for p in paths])
+    files = _collect(paths)
     index = ImageIndex(subset="score", split="", root=Path("/"), paths=files,
                        labels=np.zeros(len(files), dtype=np.uint8))
     dev = resolve_device(device)

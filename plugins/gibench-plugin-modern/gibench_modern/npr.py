@@ -50,9 +50,10 @@ from gibench.api import (
     DetectorSpec,
     Preprocess,
     Recipe,
+    compose,
     hookimpl,
 )
-from gibench_modern.ops import centre_crop, compose, hflip, random_crop, tile
+from gibench_modern.ops import centre_crop, hflip, random_crop, tile
 from gibench_modern.trunk import TruncatedResNet, load_from_scratch_model
 
 NAME = "npr"
@@ -120,6 +121,7 @@ SPEC = DetectorSpec(
     name=NAME,
     paper="Tan et al., Rethinking the Up-Sampling Operations in CNN-based Generative Network "
           "for Generalizable Deepfake Detection, CVPR 2024",
+    year=2024, venue="CVPR",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,

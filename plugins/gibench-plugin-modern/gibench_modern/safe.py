@@ -55,9 +55,11 @@ from gibench.api import (
     DetectorSpec,
     Preprocess,
     Recipe,
+    compose,
     hookimpl,
+    to_uint8_tensor,
 )
-from gibench_modern.ops import centre_crop, compose, hflip, random_crop, to_uint8
+from gibench_modern.ops import centre_crop, hflip, random_crop
 from gibench_modern.trunk import TruncatedResNet, load_from_scratch_model
 
 NAME = "safe"
@@ -174,7 +176,7 @@ def make_train(input_size: int, load_size: int | None):
         img = img.convert("RGB")
         for op in ops:
             img = op(img, rng)
-        return random_mask(to_uint8(img), rng)
+        return random_mask(to_uint8_tensor(img), rng)
 
     return transform
 
@@ -188,6 +190,7 @@ SPEC = DetectorSpec(
     name=NAME,
     paper="Li et al., Improving Synthetic Image Detection Towards Generalization: An Image "
           "Transformation Perspective, KDD 2025",
+    year=2025, venue="KDD",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=None, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),

@@ -140,7 +140,9 @@ SPEC = DetectorSpec(
                 "after layer2 (1.44 M parameters)",
     mini_notes="the residual of a 64-px crop of the 72-px image (no resize, as theirs) into "
                "the truncated ResNet trained from scratch for their one epoch at their lr; "
-               "mini's 2×-nearest generator leaves exactly the trace NPR looks for",
+               "mini's Nearest fakes are 2×2 pixel blocks on the grid, so at the even eval "
+               "crop offset their residual is exactly zero: a model trained on Latent A "
+               "(whose fakes have more residual energy than the reals) calls them real",
     parameters=PARAMETERS,
 )
 

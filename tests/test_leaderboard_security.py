@@ -297,6 +297,29 @@ def test_an_editable_plugins_git_state_is_recorded(tmp_path, monkeypatch):
     assert distribution_origin("gibench-edit", checkout / "plug.py") == "local"
 
 
+def test_plugin_origins_are_recorded_as_the_run_opens_not_as_it_ends(toy_plugin, toy_root,
+                                                                      tmp_path, monkeypatch):
+    # an editable checkout edited while a run trains must not turn the run's record dirty:
+    # the code that ran was imported when the run opened
+    import gibench.engine.run as engine_run
+
+    calls = []
+    real = engine_run.versions
+
+    def versions(registry):
+        record = real(registry)
+        calls.append(record)
+        record["plugins"]["toy"]["origin"] = "git:abc1234" + ("+dirty" if len(calls) > 1
+                                                             else "")
+        return record
+
+    monkeypatch.setattr(engine_run, "versions", versions)
+    run_dir = _toy_run(toy_root, tmp_path / "run")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert len(calls) == 1 and record["status"] == "complete"
+    assert record["versions"]["plugins"]["toy"]["origin"] == "git:abc1234"
+
+
 def test_add_refuses_an_unpublished_plugin_unless_the_row_says_so(toy_plugin, toy_root, boards,
                                                                  tmp_path):
     run_dir = _toy_run(toy_root, tmp_path / "run")

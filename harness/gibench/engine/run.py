@@ -124,7 +124,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None) -> Ru
         config=ctx.config.to_dict(),
         resolved=ctx.resolved.record(),
         seed=ctx.config.seed,
-        versions=versions(ctx.registry),
+        versions=ctx.versions if ctx.versions is not None else versions(ctx.registry),
         git=git,
         device=_device_info(ctx.device),
         processes=ctx.job.world,
@@ -343,6 +343,7 @@ def _open(ctx: RunContext, started: float, git: str | None) -> None:
     """Create the run directory and its ``running`` record; tell the reporters."""
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
     if ctx.job.main:  # under torchrun rank 0 alone writes the run directory and reports
+        ctx.versions = versions(ctx.registry)  # the plugins' origins as imported, once
         _record(ctx, "running", started, git).write(ctx.run_dir)
         notify(ctx.registry, "gibench_run_started", run_dir=ctx.run_dir,
                config=ctx.config.to_dict())

@@ -35,6 +35,8 @@ def test_list_detectors_shows_paper_input_size_and_parameters():
     assert result.exit_code == 0
     line = next(ln for ln in result.output.splitlines() if ln.startswith("cnnspot"))
     assert "CVPR 2020" in line and "224" in line and "23.51 M" in line
+    year, venue = line.split()[1:3]  # the year and venue columns, before the paper
+    assert (year, venue) == ("2020", "CVPR")
 
 
 def test_list_all_kinds_and_subsets_of_both_datasets():

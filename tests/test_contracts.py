@@ -9,10 +9,18 @@ take seconds per forward pass on a CPU. The slow test runs them at full size too
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gibench.registry import get_registry
-from gibench.testing import check_degradation, check_detector, check_subset, check_suite
+from gibench.testing import (
+    ContractError,
+    check_degradation,
+    check_detector,
+    check_subset,
+    check_suite,
+)
 
 
 def _names(kind: str) -> list[str]:
@@ -43,3 +51,26 @@ def test_degradation_keeps_the_contract(name):
 @pytest.mark.parametrize("name", _names("suite"))
 def test_suite_keeps_the_contract(name):
     check_suite(get_registry().suite(name))
+
+
+@pytest.mark.parametrize(("year", "venue", "broken"), [
+    (2019, "CVPR", "does not appear in the paper citation"),  # cnnspot's paper is of 2020
+    (2020, "", "give both"),
+    (None, "CVPR", "give both"),
+    (1850, "CVPR", "is not a year"),
+    (2020, "CVPR|ECCV", "one line of text"),
+])
+def test_detector_citation_year_and_venue_are_checked(year, venue, broken):
+    spec = dataclasses.replace(get_registry().detector("cnnspot"), year=year, venue=venue)
+    with pytest.raises(ContractError, match=broken):
+        check_detector(spec)
+
+
+def test_every_baseline_names_the_year_and_venue_its_citation_gives():
+    reg = get_registry()
+    baselines = [n for n in _names("detector")
+                 if reg.provider("detector", n).distribution == "gibench-baselines"]
+    assert len(baselines) >= 7
+    for name in baselines:
+        spec = reg.detector(name)
+        assert spec.year is not None and spec.paper.endswith(f"{spec.venue} {spec.year}"), name

@@ -80,7 +80,8 @@ class _MeanNet(torch.nn.Module):
 
 
 def _resize_crop_transform(size):
-    from gibench_baselines.transforms import compose, resize
+    from gibench.api import compose
+    from gibench_baselines.transforms import resize
 
     return compose(resize(size))
 

@@ -14,7 +14,13 @@ import torch
 from PIL import Image
 
 import gibench
-from gibench.data.eval_policy import EVAL_POLICIES, FIVE_CROPS, eval_transform, is_native
+from gibench.data.eval_policy import (
+    EVAL_POLICIES,
+    FIVE_CROPS,
+    crop_at,
+    eval_transform,
+    is_native,
+)
 from gibench.data.layout import index_folder
 from gibench.engine.device import Normalizer
 from gibench.engine.evaluate import predict
@@ -70,6 +76,26 @@ def test_crop_and_multicrop_take_pixels_as_they_are():
     assert torch.equal(crops[4], crop)
     small = eval_transform("crop", _pre(), 16, None)(_photo(12, 9), None)
     assert small.shape == (3, 16, 16) and small[:, 12:, :].sum() == 0  # zero-padded
+
+
+def test_crop_at_pads_a_short_side_at_the_end_and_centres_like_torchvision_otherwise():
+    import torchvision.transforms.functional as TF
+
+    x = torch.arange(1, 3 * 5 * 7 + 1).reshape(1, 3, 5, 7)  # no zero in the image
+    # larger on both sides: torchvision's CenterCrop position, rounding included (7-4=3 → 2)
+    assert torch.equal(crop_at(x, 4, 0.5, 0.5), TF.center_crop(x, [4, 4]))
+    # a short side (height 5 < 8) is zero-padded at the bottom only; the image keeps its
+    # top-left corner whatever the fractions, unlike torchvision, which pads both ends
+    for fy in (0.0, 0.5, 1.0):
+        out = crop_at(x, 8, fy, 0.5)
+        assert out.shape[-2:] == (8, 8)
+        assert torch.equal(out[..., :5, :7], x) and not out[..., 5:, :].any()
+        assert not out[..., :, 7:].any()
+    assert not torch.equal(crop_at(x, 8, 0.5, 0.5), TF.center_crop(x, [8, 8]))
+    # padded on one side only (width 7 < 8): the other side still crops at (H-8)·fy
+    tall = torch.arange(1, 3 * 12 * 7 + 1).reshape(1, 3, 12, 7)
+    assert torch.equal(crop_at(tall, 8, 0.5, 0.5)[..., :7], tall[..., 2:10, :])
+    assert torch.equal(crop_at(tall, 8, 1.0, 0.0)[..., :7], tall[..., 4:12, :])
 
 
 def test_policies_are_checked():

@@ -126,6 +126,41 @@ def test_check_refuses_a_paper_row_with_another_citation(boards):
     assert any("reference 'trust me' is not the paper's" in p for p in problems), problems
 
 
+# -- a detector's own GenImage table (NPR's README) is held to its transcription too ---------------
+def test_check_refuses_an_npr_paper_row_that_differs_from_its_transcription(boards):
+    path = boards / "genimage-cross-generator.csv"
+    _edit(path, lambda rows: _paper_row(rows, "npr", "biggan").update(acc="90.7"))
+    problems = _problems(boards)
+    assert any(p.startswith(f"{path}:") and "acc '90.7' is not the paper's (80.7, the NPR "
+               "README's GenImage table)" in p for p in problems), problems
+
+
+def test_check_refuses_an_npr_paper_row_with_another_citation_or_date(boards):
+    path = boards / "genimage-cross-generator.csv"
+    _edit(path, lambda rows: _paper_row(rows, "npr", "adm").update(
+        reference="Zhu et al., GenImage, NeurIPS 2023 Datasets and Benchmarks, arXiv "
+                  "2306.08571, Table 3", date="2023-06-14"))
+    problems = _problems(boards)
+    assert any("reference 'Zhu et al., GenImage" in p and "the NPR README's" in p
+               for p in problems), problems
+    assert any("date '2023-06-14' is not the paper's (2024-06-15" in p for p in problems)
+
+
+def test_check_refuses_npr_cells_its_readme_never_reported(boards):
+    # the training subset's own val split (not in their table), and NPR on the matrix board
+    path = boards / "genimage-cross-generator.csv"
+    _edit(path, lambda rows: rows.append({**_paper_row(rows, "npr", "adm"),
+                                          "test_subset": "sdv1.4", "acc": "99.9"}))
+    matrix = boards / "genimage-matrix.csv"
+    _edit(matrix, lambda rows: rows.append({**_paper_row(rows), "detector": "npr",
+                                            "plugin": "gibench-plugin-modern"}))
+    problems = _problems(boards)
+    assert any(p.startswith(f"{path}:") and "no cell npr trained on sdv1.4, tested on sdv1.4"
+               in p for p in problems), problems
+    assert any(p.startswith(f"{matrix}:") and "no cell npr" in p
+               and "genimage-cross-generator" in p for p in problems), problems
+
+
 # -- reproduced needs a paper row ------------------------------------------------------------------
 def test_reproduced_needs_a_detector_of_the_paper(toy_plugin, toy_root, boards, tmp_path):
     run_dir = _toy_run(toy_root, tmp_path / "run")
@@ -260,6 +295,29 @@ def test_an_editable_plugins_git_state_is_recorded(tmp_path, monkeypatch):
     assert distribution_origin("gibench-edit", checkout / "plug.py") == f"git:{head}+dirty"
     shutil.rmtree(checkout / ".git")
     assert distribution_origin("gibench-edit", checkout / "plug.py") == "local"
+
+
+def test_plugin_origins_are_recorded_as_the_run_opens_not_as_it_ends(toy_plugin, toy_root,
+                                                                      tmp_path, monkeypatch):
+    # an editable checkout edited while a run trains must not turn the run's record dirty:
+    # the code that ran was imported when the run opened
+    import gibench.engine.run as engine_run
+
+    calls = []
+    real = engine_run.versions
+
+    def versions(registry):
+        record = real(registry)
+        calls.append(record)
+        record["plugins"]["toy"]["origin"] = "git:abc1234" + ("+dirty" if len(calls) > 1
+                                                             else "")
+        return record
+
+    monkeypatch.setattr(engine_run, "versions", versions)
+    run_dir = _toy_run(toy_root, tmp_path / "run")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert len(calls) == 1 and record["status"] == "complete"
+    assert record["versions"]["plugins"]["toy"]["origin"] == "git:abc1234"
 
 
 def test_add_refuses_an_unpublished_plugin_unless_the_row_says_so(toy_plugin, toy_root, boards,

@@ -79,6 +79,11 @@ def test_safe_keeps_the_contract(modern):
     check_detector(get_registry().detector("safe"))
 
 
+def test_year_and_venue_are_the_papers(modern):
+    reg = get_registry()
+    assert {n: (reg.detector(n).year, reg.detector(n).venue) for n in ENTRY_POINTS} == {
+        "npr": (2024, "CVPR"), "safe": (2025, "KDD"), "univfd": (2023, "CVPR")}
+
 
 def _tiny_univfd():
     from gibench_modern import univfd

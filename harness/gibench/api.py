@@ -14,7 +14,9 @@ What is here:
   labels :data:`FAKE` and :data:`REAL`.
 - **Transforms**: :data:`Transform` (``transform(image, rng)`` → uint8 ``(3, S, S)``) and the
   batched-transform protocol (:class:`BatchedTransform`, :data:`BatchOp`, :func:`with_batch`,
-  :func:`batch_of`), with :func:`crop_at`, the core's crop that batched centre crops call.
+  :func:`batch_of`), with :func:`crop_at`, the core's crop that batched centre crops call;
+  :func:`compose` chains image ops (:data:`ImageOp`) into a transform ending in
+  :func:`to_uint8_tensor`, batched when every op is.
 - **Checkpoints**, for converters and builders: :func:`load_checkpoint` (``weights_only``,
   safetensors, training checkpoints), :func:`check_state` (a key-and-shape check whose error
   names every mismatch), :func:`load_state_into` (check, then strict load) and
@@ -34,6 +36,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gibench.data.eval_policy import crop_at
+from gibench.data.transforms import ImageOp, compose, to_uint8_tensor
 from gibench.errors import GibenchError
 from gibench.hookspecs import hookimpl
 from gibench.outputs import CHECKPOINT_SAFE_GLOBALS, check_state, load_checkpoint, load_state_into
@@ -61,10 +64,10 @@ if TYPE_CHECKING:  # pragma: no cover - imported on first use (see __getattr__)
 
 __all__ = [
     "CHECKPOINT_SAFE_GLOBALS", "FAKE", "REAL", "BatchOp", "BatchedTransform", "Budget",
-    "DatasetSpec", "DegradationSpec", "DetectorSpec", "GibenchError", "Preprocess", "Recipe",
-    "ReporterSpec", "SubsetSpec", "SuiteSpec", "Transform", "batch_of", "check_state", "crop_at",
-    "hookimpl", "load_checkpoint", "load_state_into", "with_batch", "CLEAN", "Setting",
-    "SuiteContext",
+    "DatasetSpec", "DegradationSpec", "DetectorSpec", "GibenchError", "ImageOp", "Preprocess",
+    "Recipe", "ReporterSpec", "SubsetSpec", "SuiteSpec", "Transform", "batch_of", "check_state",
+    "compose", "crop_at", "hookimpl", "load_checkpoint", "load_state_into", "to_uint8_tensor",
+    "with_batch", "CLEAN", "Setting", "SuiteContext",
 ]
 
 #: Names imported from :mod:`gibench.suite` when first asked for (it imports the engine).

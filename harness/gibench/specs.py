@@ -301,6 +301,13 @@ class DetectorSpec:
     #: :func:`gibench.testing.check_detector` checks it against the built model. ``None``:
     #: counted when asked (:meth:`parameter_count`).
     parameters: int | None = None
+    #: The year the paper was published (``gibench list detectors`` shows it; ``None``:
+    #: unknown, shown as ``-``). :func:`gibench.testing.check_detector` checks that the
+    #: ``paper`` citation names the same year.
+    year: int | None = None
+    #: Where the paper was published, as the field abbreviates it (``CVPR``, ``ICML``,
+    #: ``KDD``, ``arXiv`` for a preprint); ``""``: unknown. Given with :attr:`year`.
+    venue: str = ""
 
     def parameter_count(self, input_size: int | None = None, *, declared: bool = True) -> int:
         """The number of parameters of the model built at ``input_size`` (default: the

@@ -18,6 +18,7 @@ is for the plugin's own tests.
 
 from __future__ import annotations
 
+import datetime
 import random
 from typing import Any
 
@@ -146,7 +147,9 @@ def check_detector(spec: DetectorSpec, *, full_size: bool = True, batch: int = 2
       the eval transform's batched form (if any) agrees with the per-image one;
     - ``convert_state_dict`` maps the model's own state dict to itself;
     - the declared :attr:`~gibench.specs.DetectorSpec.parameters` (if any) and the count on
-      the ``meta`` device equal the built model's.
+      the ``meta`` device equal the built model's;
+    - ``year`` and ``venue`` are given together or not at all, the year is a plausible one and
+      the ``paper`` citation names it, the venue is one line of text.
 
     ``full_size=False`` builds and runs real weights at the mini size only; at the paper's size
     the model is then built and run on the ``meta`` device (shapes, no arithmetic; a model
@@ -154,6 +157,7 @@ def check_detector(spec: DetectorSpec, *, full_size: bool = True, batch: int = 2
     full-size forward takes seconds on a CPU.
     """
     _expect(isinstance(spec, DetectorSpec), spec, "is not a DetectorSpec")
+    _check_citation(spec)
     full = spec.preprocess.input_size
     for size in dict.fromkeys((full, MINI_SIZE)):
         _check_transforms(spec, size)
@@ -177,6 +181,25 @@ def check_detector(spec: DetectorSpec, *, full_size: bool = True, batch: int = 2
         if size == full and spec.parameters is not None:
             _expect(spec.parameters == count, spec, f"declares {spec.parameters} parameters, "
                     f"the model built at {size} px has {count}")
+
+
+def _check_citation(spec: DetectorSpec) -> None:
+    """``year`` and ``venue``: both or neither, a plausible year that ``paper`` names."""
+    year, venue = spec.year, spec.venue
+    _expect(isinstance(venue, str) and venue == venue.strip() and "\n" not in venue
+            and "|" not in venue, spec, f"venue {venue!r} must be one line of text "
+            "(e.g. 'CVPR'), without '|' or surrounding spaces")
+    _expect((year is None) == (not venue), spec,
+            f"year {year!r} and venue {venue!r}: give both (e.g. year=2024, venue='CVPR') or "
+            "neither")
+    if year is None:
+        return
+    this_year = datetime.date.today().year
+    _expect(isinstance(year, int) and not isinstance(year, bool)
+            and 1950 <= year <= this_year + 1, spec,
+            f"year {year!r} is not a year from 1950 to {this_year + 1}")
+    _expect(str(year) in spec.paper, spec,
+            f"year {year} does not appear in the paper citation {spec.paper!r}")
 
 
 def check_subset(spec: SubsetSpec) -> None:

@@ -41,8 +41,8 @@ def list_(ctx: click.Context, kind: str | None) -> None:
             s = entry.spec
             aliases = ", ".join(getattr(s, "aliases", ())[:4])
             if single == "detector":
-                rows.append([name, s.paper, s.preprocess.input_size, _param_count(s),
-                             entry.plugin])
+                rows.append([name, s.year or "-", s.venue or "-", s.paper,
+                             s.preprocess.input_size, _param_count(s), entry.plugin])
             elif single == "subset":
                 rows.append([s.name, s.display_name, s.dataset, s.family, aliases])
             elif single == "dataset":
@@ -57,7 +57,8 @@ def list_(ctx: click.Context, kind: str | None) -> None:
                 rows.append([name, s.description, entry.plugin])
         headers = {"dataset": ["name", "display name", "trains on", "splits", "label folders",
                                "built", "plugin"],
-                   "detector": ["name", "paper", "input", "parameters", "plugin"],
+                   "detector": ["name", "year", "venue", "paper", "input", "parameters",
+                                "plugin"],
                    "subset": ["name", "display name", "dataset", "family", "aliases"],
                    "degradation": ["name", "parameter", "paper", "default", "sweep",
                                    "description", "plugin"]}.get(

@@ -9,8 +9,9 @@ declares its authors' policy (``Preprocess.make_eval``); a run may override it w
 - ``authors`` — the detector's own evaluation transform (the default);
 - ``resize`` — the whole image resized to ``input × input`` (bilinear, antialiased as Pillow
   does; the aspect ratio is not kept): nothing cropped away;
-- ``crop`` — the centre ``input × input`` crop at native resolution (zero-padded bottom/right
-  when smaller, as torchvision's ``CenterCrop`` pads): nothing resampled;
+- ``crop`` — the centre ``input × input`` crop at native resolution: nothing resampled. A side
+  shorter than ``input`` is zero-padded at the bottom/right (:func:`crop_at`), unlike
+  torchvision's ``CenterCrop``, which pads both ends (the boards were made this way);
 - ``native`` — the image as it is, batched by size: for detectors that take any input size
   (``Preprocess.any_size``); nothing resampled or cropped;
 - ``multicrop`` — five ``input × input`` crops at native resolution (the four corners and the
@@ -30,11 +31,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gibench.data.transforms import to_uint8_tensor
 from gibench.errors import GibenchError
 from gibench.specs import with_batch
 
@@ -42,11 +43,6 @@ EVAL_POLICIES: tuple[str, ...] = ("authors", "resize", "crop", "native", "multic
 DEFAULT_POLICY = "authors"
 #: ``multicrop``: the crops, as (top, left) fractions of the free room: corners, then centre
 FIVE_CROPS: tuple[tuple[float, float], ...] = ((0, 0), (0, 1), (1, 0), (1, 1), (0.5, 0.5))
-
-
-def _to_tensor(img: Image.Image) -> torch.Tensor:
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
 def _pad_to(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -58,9 +54,16 @@ def _pad_to(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def crop_at(x: torch.Tensor, size: int, fy: float, fx: float) -> torch.Tensor:
-    """The ``size``×``size`` crop of ``x`` (``(..., H, W)``, zero-padded bottom/right first when
-    smaller), placed at fractions (fy, fx) of the free room (torchvision's rounding for the
-    centre, 0.5, 0.5). Plugins' batched centre crops call it too."""
+    """The ``size``×``size`` crop of ``x`` (``(..., H, W)``) whose top-left corner lies at
+    fractions (fy, fx) of the free room: ``top = round((H - size) · fy)``, ``left = round((W -
+    size) · fx)`` (Python's ``round``, half to even: torchvision's ``CenterCrop`` arithmetic at
+    (0.5, 0.5)). Plugins' batched centre crops call it too.
+
+    A side shorter than ``size`` is first zero-padded at its *end* (bottom / right) only, so
+    the image keeps its top-left corner and the crop along that side starts at 0 whatever
+    (fy, fx). This is not torchvision's ``CenterCrop``, which pads both ends (the odd pixel at
+    the bottom/right) and so centres a small image; a detector that needs that pads itself
+    first. Kept as it is: the boards' numbers were computed with it."""
     x = _pad_to(x, size)
     height, width = x.shape[-2:]
     top, left = int(round((height - size) * fy)), int(round((width - size) * fx))
@@ -72,7 +75,7 @@ def _resize(size: int) -> Callable:
         img = img.convert("RGB")
         if img.size != (size, size):
             img = img.resize((size, size), Image.Resampling.BILINEAR)
-        return _to_tensor(img)
+        return to_uint8_tensor(img)
 
     def batch(x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) == (size, size):
@@ -90,14 +93,14 @@ def _crops(size: int, places: tuple[tuple[float, float], ...]) -> Callable:
         return crops[0] if len(crops) == 1 else torch.stack(crops, dim=1)
 
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
-        return batch(_to_tensor(img)[None])[0]
+        return batch(to_uint8_tensor(img)[None])[0]
 
     return with_batch(transform, batch)
 
 
 def _native() -> Callable:
     def transform(img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
-        return _to_tensor(img)
+        return to_uint8_tensor(img)
 
     with_batch(transform, lambda x: x)
     transform.native = True  # type: ignore[attr-defined]

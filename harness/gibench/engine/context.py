@@ -86,6 +86,10 @@ class RunContext:
         #: set when this run was evaluated in one pass with other runs (``gibench eval`` with
         #: several weights): the run directories of that pass, recorded in ``run.json``
         self.shared_pass: dict[str, Any] | None = None
+        #: library and plugin versions, with where each plugin's code came from
+        #: (:func:`gibench.engine.run.versions`), taken once when the run opens: the code
+        #: imported then is the code that runs, whatever is edited on disk while it runs
+        self.versions: dict[str, Any] | None = None
 
     # -- what the run resolved to ----------------------------------------------------------
     @property

@@ -141,7 +141,7 @@ def _record(ctx: RunContext, status: str, started: float, git: str | None,
         config=ctx.config.to_dict(absolute=True),
         resolved=ctx.resolved.record(),
         seed=ctx.config.seed,
-        versions=versions(ctx.registry),
+        versions=ctx.versions if ctx.versions is not None else versions(ctx.registry),
         git=git,
         device=_device_info(ctx.device),
         processes=ctx.job.world,
@@ -406,6 +406,7 @@ def _open(ctx: RunContext, started: float, git: str | None) -> Any:
                 ctx.carried_seconds = float(RunRecord.read(ctx.run_dir).timings.get("total", 0))
             except (RunDirError, TypeError, ValueError):
                 ctx.carried_seconds = 0.0
+        ctx.versions = versions(ctx.registry)  # the plugins' origins as imported, once
         try:
             _record(ctx, "running", started, git).write(ctx.run_dir)
         except BaseException:

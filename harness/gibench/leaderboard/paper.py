@@ -1,15 +1,26 @@
-"""The GenImage paper's Tables 3, 4 and 5 as board rows (``source=paper``).
+"""Published numbers as board rows (``source=paper``), each transcribed from a named source.
 
-Zhu et al., "GenImage: A Million-Scale Benchmark for Detecting AI-Generated Image", NeurIPS 2023
-Datasets and Benchmarks, arXiv 2306.08571 (v1 of 2023-06-14). The accuracies below are
-transcribed from the paper, as printed (one decimal, as text, so nothing is re-rounded). Each
-table's ``Avg`` column is transcribed too but is not stored on the board: ``render`` recomputes
-it, and the tests compare the two. In Tables 3 and 4 the paper's Avg is the mean of the printed
-(rounded) cells rounded half up, in all 14 rows; in Table 5 it is that mean cut to one decimal
-(70.67 is printed 70.6), so the rendered Avg differs from it by at most 0.1.
+Two sources, kept apart:
 
-Seed (or re-seed) the boards with ``python -m gibench.leaderboard.paper [ROOT]``: paper rows of
-the three boards are replaced, every other row is kept, and the Markdown is rendered.
+1. **The GenImage paper's Tables 3, 4 and 5** (:data:`TABLES`): Zhu et al., "GenImage: A
+   Million-Scale Benchmark for Detecting AI-Generated Image", NeurIPS 2023 Datasets and
+   Benchmarks, arXiv 2306.08571 (v1 of 2023-06-14). The accuracies below are transcribed from
+   the paper, as printed (one decimal, as text, so nothing is re-rounded). Each table's ``Avg``
+   column is transcribed too but is not stored on the board: ``render`` recomputes it, and the
+   tests compare the two. In Tables 3 and 4 the paper's Avg is the mean of the printed
+   (rounded) cells rounded half up, in all 14 rows; in Table 5 it is that mean cut to one
+   decimal (70.67 is printed 70.6), so the rendered Avg differs from it by at most 0.1.
+
+2. **Detectors' own reports on GenImage** (:data:`DETECTOR_TABLES`), for detectors the GenImage
+   paper does not have, only where their protocol is Table 3's (trained on SD V1.4's train
+   split, accuracy at threshold 0.5 on the other subsets' ``val`` splits, each detector with its
+   own recipe and its own evaluation preprocessing — gibench's ``authors`` policy); where it
+   departs, the table's docstring says how. Today: NPR's (:data:`NPR_GENIMAGE`).
+
+``gibench leaderboard check`` holds every ``paper`` row of a board to the transcription of its
+source, cell by cell, citation included. Seed (or re-seed) the boards with ``python -m
+gibench.leaderboard.paper [ROOT]``: the paper rows of each table are replaced, every other row
+is kept, and the Markdown is rendered.
 """
 
 from __future__ import annotations
@@ -44,9 +55,11 @@ DEGRADATIONS: tuple[str, ...] = ("lowres:112", "lowres:64", "jpeg:65", "jpeg:30"
 
 @dataclass(frozen=True)
 class PaperTable:
-    """One table: its cells per detector (in :data:`DETECTORS` order) and its Avg column."""
+    """One published table: its cells per detector (in the source's row order), its Avg (or
+    Mean) column, and the citation and date its board rows carry."""
 
-    number: int
+    #: the GenImage paper's table number; ``None`` for a table of another source
+    number: int | None
     board: str
     train_subset: str
     #: what the columns are: ``test_subset`` (Tables 3, 4) or ``degradation`` (Table 5)
@@ -54,15 +67,21 @@ class PaperTable:
     columns: tuple[str, ...]
     cells: dict[str, tuple[str, ...]]
     avg: dict[str, str]
+    #: the ``reference`` of its rows: the source, exactly enough to find the numbers again
+    reference: str
+    #: the ``date`` of its rows: when the source published them
+    date: str
+    #: how messages name it (``Table 3``)
+    label: str
 
     @property
-    def reference(self) -> str:
-        return REFERENCE.format(number=self.number)
+    def detectors(self) -> tuple[str, ...]:
+        return tuple(self.cells)
 
 
 def _table(number: int, board: str, train_subset: str, varies: str, columns: tuple[str, ...],
            text: str) -> PaperTable:
-    """Parse ``detector v1 v2 ... avg`` lines (the table as printed) into a PaperTable."""
+    """Parse ``detector v1 v2 ... avg`` lines (the GenImage paper's table as printed)."""
     cells, avg = {}, {}
     for line in text.strip().splitlines():
         name, *values = line.split()
@@ -71,7 +90,8 @@ def _table(number: int, board: str, train_subset: str, varies: str, columns: tup
         cells[name], avg[name] = tuple(values[:-1]), values[-1]
     if tuple(cells) != DETECTORS:
         raise ValueError(f"Table {number}: rows {tuple(cells)}")
-    return PaperTable(number, board, train_subset, varies, columns, cells, avg)
+    return PaperTable(number, board, train_subset, varies, columns, cells, avg,
+                      REFERENCE.format(number=number), DATE, f"Table {number}")
 
 
 # Table 3: trained on SD V1.4, accuracy (%) per testing subset; last value: Avg.
@@ -109,17 +129,80 @@ f3net     50.0 50.0 89.0 74.4 57.9 51.7  62.1
 gramnet   98.8 94.9 68.8 53.4 95.9 81.6  82.2
 """)
 
+#: The GenImage paper's tables.
 TABLES: tuple[PaperTable, ...] = (TABLE3, TABLE4, TABLE5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Source 2: detectors' own GenImage tables (detectors the GenImage paper does not have).
+# ---------------------------------------------------------------------------------------------
+
+#: Where NPR's numbers are: the authors' README, section "Detection Results" → "GenImage", the
+#: table added by commit e2dbbe6 (2024-06-15) and unchanged since (checked up to 73cde1c).
+NPR_REFERENCE = ("Tan et al., NPR, CVPR 2024: authors' README, Detection Results, GenImage "
+                 "table, github.com/chuangchuangtan/NPR-DeepfakeDetection commit e2dbbe6")
+NPR_DATE = "2024-06-15"
+#: NPR's README names the GenImage subsets by their folders (``sdv5`` is SD V1.5's).
+NPR_SUBSET_NAMES: dict[str, str] = {"ADM": "adm", "biggan": "biggan", "glide": "glide",
+                                    "midjourney": "midjourney", "sdv5": "sdv1.5",
+                                    "vqdm": "vqdm", "wukong": "wukong"}
+#: The README's table as printed: generator, Acc., A.P. (the board keeps accuracy only).
+NPR_README_TABLE = """
+ADM        87.8 96.0
+biggan     80.7 89.8
+glide      93.2 99.1
+midjourney 91.7 97.9
+sdv5       94.4 99.9
+vqdm       88.7 96.1
+wukong     94.0 99.7
+Mean       90.1 96.9
+"""
+
+
+def _npr_table() -> PaperTable:
+    """NPR trained on SD V1.4 (their README: ``train.py --batch_size 32 --lr 0.0002 --niter 1
+    --cropSize 224 --classes sdv4``, seed 70), accuracy on each other subset.
+
+    Where the protocol is Table 3's: training on SD V1.4's train split; accuracy (sklearn's
+    ``accuracy_score`` of ``sigmoid > 0.5``) per subset; the subsets' GenImage folders; NPR's
+    own preprocessing, which is gibench's ``npr`` under the ``authors`` policy (no resize, an
+    image under 224 px tiled by ``translate_duplicate``, centre crop 224 at test time: their
+    README's GenImage setting — not the native-size, batch-1 evaluation their README gives for
+    AIGCDetectBenchmark).
+
+    Where it is not: **seven of Table 3's eight subsets** — no SD V1.4 column (they do not
+    report the training subset's own val split), so the board shows no Avg for this row, and
+    their "Mean" (90.1) is over the seven, not comparable to Table 3's Avg over eight. Their
+    test folders (``{dataroot}/test/{ADM,...}``) are not named by split; GenImage has only
+    ``train`` and ``val``, so presumably ``val``, the split Table 3 reports.
+    """
+    cells, avg = [], ""
+    for line in NPR_README_TABLE.strip().splitlines():
+        name, acc, _ap = line.split()
+        if name == "Mean":
+            avg = acc
+        else:
+            cells.append((NPR_SUBSET_NAMES[name], acc))
+    return PaperTable(None, "genimage-cross-generator", "sdv1.4", "test_subset",
+                      tuple(c for c, _ in cells), {"npr": tuple(a for _, a in cells)},
+                      {"npr": avg}, NPR_REFERENCE, NPR_DATE, "the NPR README's GenImage table")
+
+
+NPR_GENIMAGE = _npr_table()
+#: Detectors' own GenImage tables.
+DETECTOR_TABLES: tuple[PaperTable, ...] = (NPR_GENIMAGE,)
+#: Every transcribed table, of both sources.
+ALL_TABLES: tuple[PaperTable, ...] = TABLES + DETECTOR_TABLES
 
 
 def transcribed_rows(table: PaperTable) -> list[dict[str, str]]:
     """The table's cells as board rows, ``plugin`` and ``plugin_version`` left empty."""
     rows = []
-    for detector in DETECTORS:
+    for detector in table.detectors:
         for column, acc in zip(table.columns, table.cells[detector], strict=True):
             row = dict.fromkeys(COLUMN_NAMES, "")
             row.update(detector=detector, weights=TRAINED, train_subset=table.train_subset,
-                       test_subset="sdv1.4", degradation=CLEAN, acc=acc, date=DATE,
+                       test_subset="sdv1.4", degradation=CLEAN, acc=acc, date=table.date,
                        source="paper", reference=table.reference, submitter=SUBMITTER)
             row[table.varies] = column
             rows.append(row)
@@ -131,8 +214,9 @@ def paper_rows(table: PaperTable, registry: Registry) -> list[dict[str, str]]:
     rows = transcribed_rows(table)
     for row in rows:
         if not registry.has("detector", row["detector"]):
-            raise GibenchError(f"detector {row['detector']!r} is not installed: "
-                               "pip install -e plugins/gibench-baselines")
+            raise GibenchError(f"detector {row['detector']!r} is not installed: install the "
+                               "plugin that provides it (gibench-baselines for the GenImage "
+                               "paper's, gibench-plugin-modern for npr)")
         provider = registry.provider("detector", row["detector"])
         row.update(plugin=provider.distribution, plugin_version=provider.version)
     return rows
@@ -160,8 +244,10 @@ class PaperCheck:
         self.board = board
         self.dataset = dataset
         self.cells: dict[tuple[str, ...], tuple[PaperTable, dict[str, str]]] = {
-            _cell(row): (table, row) for table in TABLES if table.board == board
+            _cell(row): (table, row) for table in ALL_TABLES if table.board == board
             for row in transcribed_rows(table)}
+        #: every detector some transcribed table has, on any board
+        self.detectors = tuple(dict.fromkeys(d for t in ALL_TABLES for d in t.detectors))
 
     def problems(self, row: dict[str, str]) -> list[str]:
         source = row.get("source", "")
@@ -176,22 +262,23 @@ class PaperCheck:
 
     def _paper(self, row: dict[str, str]) -> list[str]:
         detector = row.get("detector", "")
-        if detector not in DETECTORS:
+        if detector not in self.detectors:
             return [f"the paper has no row for detector {detector!r} (its detectors: "
-                    f"{', '.join(DETECTORS)}); paper rows come from gibench.leaderboard.paper "
-                    "only"]
+                    f"{', '.join(self.detectors)}); paper rows come from "
+                    "gibench.leaderboard.paper only"]
         if (_cell(row)) not in self.cells:
-            boards = ", ".join(t.board for t in TABLES)
+            boards = ", ".join(dict.fromkeys(t.board for t in ALL_TABLES
+                                             if detector in t.detectors))
             return [f"the paper has no cell {describe_cell(row)} on board {self.board} (its "
-                    f"tables are on {boards}); paper rows come from gibench.leaderboard.paper "
-                    "only"]
+                    f"tables with {detector} are on {boards}); paper rows come from "
+                    "gibench.leaderboard.paper only"]
         table, expected = self.cells[_cell(row)]
         found = []
         for column in _TRANSCRIBED:
             value = row.get(column, "")
             if value != expected[column]:
                 found.append(f"{column} {value!r} is not the paper's ({expected[column]}, "
-                             f"Table {table.number}); paper rows must equal "
+                             f"{table.label}); paper rows must equal "
                              "gibench.leaderboard.paper (seed them with `python -m "
                              "gibench.leaderboard.paper`)")
         return found
@@ -231,19 +318,20 @@ def describe_cell(row: dict[str, str]) -> str:
 
 def seed_paper_boards(root: Path = DEFAULT_ROOT, registry: Registry | None = None
                       ) -> list[Path]:
-    """Write the three tables' rows into their boards (replacing the paper rows of that table,
-    keeping every other row) and render; returns the files written."""
+    """Write every transcribed table's rows into its board (replacing the paper rows of that
+    table, keeping every other row) and render; returns the files written."""
     registry = registry or get_registry()
     root = Path(root)
     written = []
-    for table in TABLES:
+    for table in ALL_TABLES:
         path = root / f"{table.board}.csv"
         existing = load_board(path).frame if path.is_file() else empty_frame()
         kept = existing[(existing["source"] != "paper")
                         | (existing["reference"] != table.reference)]
         rows = pd.DataFrame(paper_rows(table, registry), columns=list(COLUMN_NAMES))
         write_board(path, pd.concat([kept, rows], ignore_index=True))
-        written.append(path)
+        if path not in written:
+            written.append(path)
     return written + write_rendered(root, registry)
 
 

@@ -44,13 +44,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from gibench.api import DetectorSpec, Preprocess, Recipe, hookimpl
+from gibench.api import DetectorSpec, Preprocess, Recipe, compose, hookimpl
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     blur_jpeg_augment,
     center_crop,
-    compose,
     hflip,
     random_crop,
     resize_shorter,
@@ -105,6 +104,7 @@ SPEC = DetectorSpec(
     parameters=23_510_081,
     paper="Wang et al., CNN-generated images are surprisingly easy to spot... for now, "
           "CVPR 2020",
+    year=2020, venue="CVPR",
     build=build,
     preprocess=Preprocess(
         input_size=224, load_size=256, mean=IMAGENET_MEAN, std=IMAGENET_STD,

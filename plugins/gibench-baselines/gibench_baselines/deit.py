@@ -56,6 +56,7 @@ SPEC = timm_detector(
     name="deit-s", arch=ARCH, head="head",
     parameters=21_666_049,
     paper="Touvron et al., Training data-efficient image transformers, ICML 2021",
+    year=2021, venue="ICML",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=5e-4 * 64 / 512, betas=(0.9, 0.999),
                   weight_decay=0.05, epochs=300, batch_size=64, schedule="cosine",

@@ -124,10 +124,11 @@ from gibench.api import (
     Preprocess,
     Recipe,
     check_state,
+    compose,
     hookimpl,
     load_checkpoint,
 )
-from gibench_baselines.transforms import center_crop, compose, hflip, random_crop, resize
+from gibench_baselines.transforms import center_crop, hflip, random_crop, resize
 from gibench_baselines.weights import download_or_explain, strip_prefixes, two_class_to_logit
 
 NAME = "f3net"
@@ -487,6 +488,7 @@ SPEC = DetectorSpec(
     parameters=48_314_929,
     paper="Qian et al., Thinking in Frequency: Face Forgery Detection by Mining Frequency-aware "
           "Clues, ECCV 2020",
+    year=2020, venue="ECCV",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=None, mean=MEAN, std=STD,

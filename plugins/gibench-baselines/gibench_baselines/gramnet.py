@@ -67,8 +67,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gibench.api import DetectorSpec, Preprocess, Recipe, check_state, hookimpl
-from gibench_baselines.transforms import ImageOp, compose, cv2_linear_resize, cv2_resize
+from gibench.api import DetectorSpec, ImageOp, Preprocess, Recipe, check_state, compose, hookimpl
+from gibench_baselines.transforms import cv2_linear_resize, cv2_resize
 from gibench_baselines.weights import (
     download_or_explain,
     load_backbone,
@@ -270,6 +270,7 @@ SPEC = DetectorSpec(
     parameters=11_734_210,
     paper="Liu, Qi, Torr, Global Texture Enhancement for Fake Face Detection in the Wild, "
           "CVPR 2020",
+    year=2020, venue="CVPR",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=None, mean=(0.0, 0.0, 0.0),

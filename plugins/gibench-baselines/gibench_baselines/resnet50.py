@@ -30,6 +30,7 @@ SPEC = timm_detector(
     name="resnet50", arch="resnet50", head="fc",
     parameters=23_510_081,
     paper="He et al., Deep Residual Learning for Image Recognition, CVPR 2016",
+    year=2016, venue="CVPR",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.6, crop_pct=0.95,
     recipe=Recipe(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=2e-5, epochs=200,
                   batch_size=64, schedule="cosine", from_pretrained=False,

@@ -70,8 +70,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gibench.api import DetectorSpec, Preprocess, Recipe, hookimpl
-from gibench_baselines.transforms import center_crop, compose, cv2_resize, random_crop
+from gibench.api import DetectorSpec, Preprocess, Recipe, compose, hookimpl
+from gibench_baselines.transforms import center_crop, cv2_resize, random_crop
 from gibench_baselines.weights import strip_prefixes, torchvision_resnet, two_class_to_logit
 
 NAME = "spec"
@@ -229,6 +229,7 @@ SPEC = DetectorSpec(
     parameters=21_285_185,
     paper="Zhang, Karaman, Chang, Detecting and Simulating Artifacts in GAN Fake Images, "
           "WIFS 2019",
+    year=2019, venue="WIFS",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=LOAD_SIZE, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),

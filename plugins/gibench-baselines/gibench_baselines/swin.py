@@ -73,6 +73,7 @@ SPEC = timm_detector(
     name="swin-t", arch=ARCH, head="head.fc",
     parameters=27_520_123,
     paper="Liu et al., Swin Transformer, ICCV 2021",
+    year=2021, venue="ICCV",
     policy="rand-m9-mstd0.5-inc1", erase_prob=0.25, crop_pct=0.875,
     recipe=Recipe(optimizer="adamw", lr=1e-3 * 64 / 1024, betas=(0.9, 0.999),
                   weight_decay=0.05, epochs=300, batch_size=64, schedule="cosine",

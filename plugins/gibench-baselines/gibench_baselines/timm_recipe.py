@@ -42,18 +42,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gibench.api import GibenchError, batch_of, with_batch
+from gibench.api import GibenchError, ImageOp, batch_of, to_uint8_tensor, with_batch
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    ImageOp,
     center_crop,
     hflip,
     random_crop,
     resize,
     resize_center_crop,
     resize_shorter,
-    to_uint8_tensor,
 )
 from gibench_baselines.weights import download_or_explain, load_backbone
 
@@ -306,9 +304,10 @@ def convert_timm_checkpoint(obj: Mapping[str, Any], head: str, fake_index: int =
     return two_class_to_logit(state, weight, bias, fake_index=fake_index)
 
 
-def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
-                  erase_prob: float, crop_pct: float, recipe, aliases: tuple[str, ...],
-                  description: str, mini_notes: str, parameters: int | None = None,
+def timm_detector(*, name: str, arch: str, head: str, paper: str, year: int, venue: str,
+                  policy: str, erase_prob: float, crop_pct: float, recipe,
+                  aliases: tuple[str, ...], description: str, mini_notes: str,
+                  parameters: int | None = None,
                   arch_kwargs=None,
                   checkpoint_filter: Callable[[dict], dict] | None = None,
                   head_classes: int = 2):
@@ -335,7 +334,7 @@ def timm_detector(*, name: str, arch: str, head: str, paper: str, policy: str,
         return convert_timm_checkpoint(obj, head, fake_index, checkpoint_filter, head_classes)
 
     return DetectorSpec(
-        name=name, paper=paper, build=build, parameters=parameters,
+        name=name, paper=paper, year=year, venue=venue, build=build, parameters=parameters,
         preprocess=Preprocess(
             input_size=224, load_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
             make_train=make_train, make_eval=_make_eval(crop_pct),

@@ -4,9 +4,9 @@ Every transform takes a decoded RGB :class:`PIL.Image.Image` and a seeded :class
 and returns a uint8 tensor ``(3, size, size)``; normalisation happens later, on the device.
 
 The deterministic ops (resize, centre crop) also have a batched form, ``op.batch(x)`` on a uint8
-batch ``(N, 3, H, W)`` of equal-size images on any device, and :func:`compose` gives the whole
-transform a ``batch`` when all its ops have one: the engine uses it to preprocess on the device
-after degrading images at their native resolution. Resizing uses PyTorch's antialiased
+batch ``(N, 3, H, W)`` of equal-size images on any device, and :func:`gibench.api.compose` gives
+the whole transform a ``batch`` when all its ops have one: the engine uses it to preprocess on
+the device after degrading images at their native resolution. Resizing uses PyTorch's antialiased
 interpolation, which follows Pillow's filters (agreement is tested, within a grey level or two).
 An op whose output size depends on the input's (:func:`resize_shorter`, aspect ratio kept)
 computes it from each batch's shape: the engine's batches hold images of one size.
@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-from gibench.api import batch_of, crop_at, with_batch
+from gibench.api import ImageOp, compose, crop_at, to_uint8_tensor, with_batch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-ImageOp = Callable[[Image.Image, random.Random], Image.Image]
 
 _MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
 
@@ -59,12 +56,6 @@ def center_crop_batch(x: torch.Tensor, size: int) -> torch.Tensor:
     """The centre crop of :func:`center_crop` on a batch (zero-padded bottom/right first): the
     core's :func:`gibench.data.eval_policy.crop_at` at the centre."""
     return crop_at(x, size, 0.5, 0.5)
-
-
-def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
-    """HWC uint8 PIL image → CHW uint8 tensor (no scaling, no copy beyond the array)."""
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
 def resize(size: int | None,
@@ -261,26 +252,6 @@ def blur_jpeg_augment(blur_prob: float = 0.5, blur_sigma: tuple[float, float] = 
         return img
 
     return op
-
-
-def compose(*ops: ImageOp) -> Callable[[Image.Image, random.Random], torch.Tensor]:
-    """Chain image ops and end in a uint8 CHW tensor."""
-
-    def transform(img: Image.Image, rng: random.Random) -> torch.Tensor:
-        img = img.convert("RGB")
-        for op in ops:
-            img = op(img, rng)
-        return to_uint8_tensor(img)
-
-    batched = [batch_of(op) for op in ops]
-    if all(b is not None for b in batched):
-        def batch(x: torch.Tensor) -> torch.Tensor:
-            for b in batched:
-                x = b(x)
-            return x
-
-        with_batch(transform, batch)
-    return transform
 
 
 def resize_center_crop(input_size: int, load_size: int | None):

@@ -50,9 +50,10 @@ from gibench.api import (
     DetectorSpec,
     Preprocess,
     Recipe,
+    compose,
     hookimpl,
 )
-from gibench_modern.ops import centre_crop, compose, hflip, random_crop, tile
+from gibench_modern.ops import centre_crop, hflip, random_crop, tile
 from gibench_modern.trunk import TruncatedResNet, load_from_scratch_model
 
 NAME = "npr"
@@ -120,6 +121,7 @@ SPEC = DetectorSpec(
     name=NAME,
     paper="Tan et al., Rethinking the Up-Sampling Operations in CNN-based Generative Network "
           "for Generalizable Deepfake Detection, CVPR 2024",
+    year=2024, venue="CVPR",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
@@ -138,7 +140,9 @@ SPEC = DetectorSpec(
                 "after layer2 (1.44 M parameters)",
     mini_notes="the residual of a 64-px crop of the 72-px image (no resize, as theirs) into "
                "the truncated ResNet trained from scratch for their one epoch at their lr; "
-               "mini's 2×-nearest generator leaves exactly the trace NPR looks for",
+               "mini's Nearest fakes are 2×2 pixel blocks on the grid, so at the even eval "
+               "crop offset their residual is exactly zero: a model trained on Latent A "
+               "(whose fakes have more residual energy than the reals) calls them real",
     parameters=PARAMETERS,
 )
 

@@ -1,6 +1,7 @@
 """Image operations the three detectors' preprocessing is made of, each written to equal the
 torchvision transform its authors used (PIL in, PIL out; the deterministic ones also carry a
-batched form on a uint8 ``(N, 3, H, W)`` batch, see :class:`gibench.api.BatchedTransform`).
+batched form on a uint8 ``(N, 3, H, W)`` batch, see :class:`gibench.api.BatchedTransform`);
+:func:`gibench.api.compose` chains them into a detector's transform.
 
 Only :mod:`gibench.api` is imported from gibench: this distribution is written as a third
 party would write it.
@@ -10,43 +11,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gibench.api import batch_of, with_batch
-
-#: ``op(image, rng) -> image``; may carry a batched form (``with_batch``).
-ImageOp = Callable[[Image.Image, random.Random], Image.Image]
-
-
-def to_uint8(img: Image.Image) -> torch.Tensor:
-    """RGB PIL image → uint8 ``(3, H, W)`` tensor."""
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
-
-
-def compose(*ops: ImageOp) -> Callable[[Image.Image, random.Random], torch.Tensor]:
-    """Chain image ops, ending in a uint8 tensor; batched when every op is."""
-
-    def transform(img: Image.Image, rng: random.Random) -> torch.Tensor:
-        img = img.convert("RGB")
-        for op in ops:
-            img = op(img, rng)
-        return to_uint8(img)
-
-    batched = [batch_of(op) for op in ops]
-    if all(b is not None for b in batched):
-        def batch(x: torch.Tensor) -> torch.Tensor:
-            for b in batched:
-                x = b(x)
-            return x
-
-        with_batch(transform, batch)
-    return transform
+from gibench.api import ImageOp, with_batch
 
 
 # --- NPR's GenImage preprocessing -------------------------------------------------------------

@@ -65,10 +65,11 @@ from gibench.api import (
     Preprocess,
     Recipe,
     check_state,
+    compose,
     hookimpl,
     load_checkpoint,
 )
-from gibench_modern.ops import centre_crop, compose, hflip, random_crop, resize_shorter
+from gibench_modern.ops import centre_crop, hflip, random_crop, resize_shorter
 
 NAME = "univfd"
 INPUT_SIZE, LOAD_SIZE = 224, 256
@@ -327,6 +328,7 @@ SPEC = DetectorSpec(
     name=NAME,
     paper="Ojha, Li, Lee, Towards Universal Fake Image Detectors that Generalize Across "
           "Generative Models, CVPR 2023",
+    year=2023, venue="CVPR",
     build=build,
     preprocess=Preprocess(
         input_size=INPUT_SIZE, load_size=LOAD_SIZE, mean=CLIP_MEAN, std=CLIP_STD,

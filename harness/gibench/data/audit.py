@@ -47,14 +47,13 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from gibench.data.check import missing_subset, sources_or_problem
 from gibench.data.images import BadImageError, open_header
 from gibench.data.layout import (
     LayoutError,
     find_subset_dir,
-    label_sources,
     subset_splits,
 )
-from gibench.errors import GibenchError
 from gibench.specs import FAKE, REAL, DatasetSpec, SubsetSpec
 
 #: A trivial rule whose balanced, cross-fitted accuracy (percent) exceeds this is a warning.
@@ -408,22 +407,16 @@ def _audit_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
     record = SubsetAudit(spec, find_subset_dir(root, spec, dataset),
                          splits=tuple(subset_splits(spec, dataset)))
     if record.folder is None:
-        from gibench.data.check import missing_subset
-
         record.problems.append(missing_subset(root, spec, dataset))
         return record
     labels = (dataset.folder_of(REAL), dataset.folder_of(FAKE))  # real first, as tables read
     for split_number, split in enumerate(record.splits):
         for label in labels:
-            try:
-                folders, expected, foreign = label_sources(
-                    root, spec, split, dataset.label_of(label), dataset, extra_roots)
-            except GibenchError as exc:  # an extra root not given
-                record.problems.append(f"{spec.name}: {exc}")
+            found = sources_or_problem(root, spec, split, dataset.label_of(label), dataset,
+                                       extra_roots, record.problems)
+            if found is None:
                 continue
-            if not folders:
-                record.problems.append(f"{spec.name}: missing folder {expected}")
-                continue
+            folders, foreign = found
             # one stream per folder: its sample does not depend on which other folders exist
             rng = np.random.default_rng([seed, split_number, labels.index(label)])
             try:

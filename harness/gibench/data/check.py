@@ -142,6 +142,25 @@ def merged_images(folders: Sequence[Path], foreign: frozenset[str] = frozenset()
     return base, sorted(names)
 
 
+def sources_or_problem(root: Path, spec: SubsetSpec, split: str, label: int,
+                       dataset: DatasetSpec, extra_roots: dict[str, Path] | None,
+                       problems: list[str]) -> tuple[list[Path], frozenset[str]] | None:
+    """(the folders holding ``label``'s images of ``spec``'s ``split``, the other labels'
+    folder names) as :func:`~gibench.data.layout.label_sources` finds them; ``None`` with the
+    problem added to ``problems`` when an extra root is not given or no folder exists (the
+    report goes on with the other labels)."""
+    try:
+        folders, expected, foreign = label_sources(root, spec, split, label, dataset,
+                                                   extra_roots)
+    except GibenchError as exc:  # an extra root not given
+        problems.append(f"{spec.name}: {exc}")
+        return None
+    if not folders:
+        problems.append(f"{spec.name}: missing folder {expected}")
+        return None
+    return folders, foreign
+
+
 def _check_folder(
     folders: Sequence[Path] | Path, sample: int, rng: np.random.Generator,
     foreign: frozenset[str] = frozenset(),
@@ -214,15 +233,11 @@ def _check_subset(root: Path, spec: SubsetSpec, sample: int, seed: int,
             record.problems.append(f"{spec.name}: missing folder {split_dir}")
             continue
         for label_number, label in enumerate(record.labels):
-            try:
-                folders, expected, foreign = label_sources(
-                    root, spec, split, dataset.label_of(label), dataset, extra_roots)
-            except GibenchError as exc:  # an extra root not given
-                record.problems.append(f"{spec.name}: {exc}")
+            found = sources_or_problem(root, spec, split, dataset.label_of(label), dataset,
+                                       extra_roots, record.problems)
+            if found is None:
                 continue
-            if not folders:
-                record.problems.append(f"{spec.name}: missing folder {expected}")
-                continue
+            folders, foreign = found
             # One stream per folder: the sample does not depend on which other folders exist.
             rng = np.random.default_rng([seed, split_number, label_number])
             stats, problems = _check_folder(folders, sample, rng, foreign)

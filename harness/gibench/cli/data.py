@@ -52,12 +52,18 @@ def data() -> None:
     """Inspect datasets on disk; build the datasets that plugins build on demand."""
 
 
-def _extra_root_option(f):
-    return click.option(
+def _dataset_options(f):
+    """ROOT, ``--dataset`` and ``--data-root``: which datasets ``data check``/``audit`` read."""
+    f = click.option(
         "--data-root", "extra", multiple=True, metavar="NAME=PATH",
         help="Another dataset's root (forensynths=/d/CNN_synth_testset: each dataset is "
              "checked in turn), or an extra root a dataset declares (synthbuster.raise="
              "/d/RAISE); repeatable.")(f)
+    f = click.option(
+        "--dataset", default=None,
+        help="Which dataset's subsets to look for (default: the one that recognises ROOT; "
+             "gibench list datasets; folder:PATH for a folder dataset).")(f)
+    return click.argument("root", type=click.Path(path_type=Path), required=False)(f)
 
 
 def _targets(ctx: click.Context, reg, root: Path | None, dataset: str | None, extra: tuple
@@ -140,11 +146,7 @@ def _extra_roots(reg, spec, root: Path, extra: tuple) -> dict[str, Path]:
 
 
 @data.command("check")
-@click.argument("root", type=click.Path(path_type=Path), required=False)
-@click.option("--dataset", default=None,
-              help="Which dataset's subsets to look for (default: the one that recognises "
-                   "ROOT; gibench list datasets; folder:PATH for a folder dataset).")
-@_extra_root_option
+@_dataset_options
 @click.option("--sample", type=int, default=16, show_default=True,
               help="Images per folder whose size is read.")
 @click.option("--deep", is_flag=True,
@@ -218,11 +220,7 @@ EXIT_SHORTCUT = 1
 
 
 @data.command("audit")
-@click.argument("root", type=click.Path(path_type=Path), required=False)
-@click.option("--dataset", default=None,
-              help="Which dataset's subsets to look for (default: the dataset that recognises "
-                   "ROOT; gibench list datasets).")
-@_extra_root_option
+@_dataset_options
 @click.option("--subsets", default=None, help="Comma-separated subsets (default: all of the "
                                                "dataset).")
 @click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, show_default=True,

@@ -34,9 +34,9 @@ FIELD_PLUGIN = textwrap.dedent('''
 
     @gibench.hookimpl
     def gibench_add_subsets():
-        return [SubsetSpec("field-a", "Field A", "gan", "field", ("gan/a",)),
+        return [SubsetSpec("field-a", "Field A", "gan", "field", ("gan/a",), splits=("test",)),
                 SubsetSpec("field-b", "Field B", "diffusion", "field", ("b",)),
-                SubsetSpec("field-c", "Field C", "diffusion", "field", ("c",))]
+                SubsetSpec("field-c", "Field C", "diffusion", "field", ("c",), splits=("test",))]
 ''')
 
 #: (subset folder, split) -> (real images, fake images); only field-b has a training split
@@ -124,3 +124,11 @@ def test_cross_generator_and_eval_run_on_it_with_no_core_change(field, tmp_path)
     assert evaluated["acc"].tolist() == pytest.approx(results["acc"].tolist())
     calibration = json.loads((tmp_path / "eval" / "run.json").read_text())["calibration"]
     assert calibration is not None  # calibrated on the held-out part of field-b's train split
+
+
+def test_matrix_trains_only_on_subsets_that_have_the_training_split(field, tmp_path):
+    root = write_field_tree(tmp_path / "field")
+    results = gibench.run("tinynet", "matrix", data_root=root, device="cpu", workers=0,
+                          progress=False, epochs=1, out=tmp_path / "matrix")
+    assert set(results["train_subset"]) == {"field-b"}  # field-a and field-c are test-only
+    _check_rows(results)

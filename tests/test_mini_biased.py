@@ -260,7 +260,7 @@ def test_matrix_suite_trains_on_generators_not_on_the_placebo(registry, monkeypa
 
     trained: list[str] = []
     ctx = SimpleNamespace(
-        requested_train_subset=None, dataset="mini-biased",
+        requested_train_subset=None, dataset="mini-biased", train_split="train",
         dataset_subsets=lambda: registry.subsets("mini-biased"),
         test_subsets=[s.name for s in registry.subsets("mini-biased")],
         check_available=lambda names: None, model_for=lambda name: trained.append(name),

@@ -87,7 +87,8 @@ def plot_data_scale(curves: pd.DataFrame, path: Path) -> None:
 def _render(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
     names = {s.name: s.display_name for s in subsets}
     parts = ["## Data scale", "",
-             "Accuracy (%) at threshold 0.5 on the full `val` split; rows: the part of the "
+             "Accuracy (%) at threshold 0.5 on the full evaluation split (`val` on GenImage and "
+             "mini); rows: the part of the "
              "training subset trained on (`@classes=f`: a fraction f of its classes, "
              "`@images=f`: a fraction f of each class's images). See data-scale.csv/.png.", "",
              pivot_table(results, rows="train_subset", columns="test_subset",

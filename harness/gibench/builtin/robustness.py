@@ -120,7 +120,8 @@ def render_degraded(results: pd.DataFrame, subsets: Sequence[SubsetSpec], title:
                                          strict=True)])
     degraded = frame[frame["degradation"] != "none"]
     order = list(dict.fromkeys(degraded["degradation"]))
-    parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the `val` split; Avg is over "
+    parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the evaluation split (`val` "
+             "on GenImage and mini); Avg is over "
              "the degraded settings.", "",
              pivot_table(degraded, rows="detector", columns="degradation", column_order=order),
              "", "Clean (no degradation):", "",

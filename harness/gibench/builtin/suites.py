@@ -64,7 +64,8 @@ def render_accuracy_table(results: pd.DataFrame, subsets: Sequence[SubsetSpec],
         + (f" · {g}" if degraded else "")
         for d, t, g in zip(results["detector"], results["train_subset"],
                            results["degradation"], strict=True)])
-    parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the `val` split."
+    parts = [f"## {title}", "", "Accuracy (%) at threshold 0.5 on the evaluation split (`val` "
+             "on GenImage and mini)."
              + _controls_note(subsets), "",
              pivot_table(frame, rows="detector", columns="test_subset", value="acc",
                          column_order=list(names), column_names=names,
@@ -94,6 +95,15 @@ def _render_cross_generator(results: pd.DataFrame, subsets: Sequence[SubsetSpec]
     return render_accuracy_table(results, subsets, f"Cross-generator ({dataset})")
 
 
+def _trainable(ctx: SuiteContext) -> list[SubsetSpec]:
+    """The dataset's subsets that have its training split (a test-only subset declares
+    ``splits`` without it; a test-only dataset has no training split at all)."""
+    if ctx.train_split is None:
+        raise GibenchError(f"dataset {ctx.dataset!r} has no training split: the matrix suite "
+                           "trains on each of its subsets")
+    return [s for s in ctx.dataset_subsets() if s.splits is None or ctx.train_split in s.splits]
+
+
 def _run_matrix(ctx: SuiteContext) -> None:
     """Train on each subset of the dataset, test on the ``val`` split of each (Table 4).
 
@@ -101,7 +111,7 @@ def _run_matrix(ctx: SuiteContext) -> None:
     pass over its files (each file decoded once, not once per model). The rows come out
     model by model, as evaluating the models one after another would give them."""
     trains = ([ctx.requested_train_subset] if ctx.requested_train_subset
-              else averaged_subsets(ctx.dataset_subsets()))
+              else averaged_subsets(_trainable(ctx)))
     tests = ctx.test_subsets
     ctx.check_available(trains + tests)
     trained = [ctx.model_for(train_subset) for train_subset in trains]
@@ -123,7 +133,8 @@ def _render_matrix(results: pd.DataFrame, subsets: Sequence[SubsetSpec]) -> str:
                                   for d in clean["detector"]])
     full = clean.assign(train=[names.get(t, t) for t in clean["train_subset"]])
     parts = [f"## Train on each, test on each ({dataset})", "",
-             "Accuracy (%) at threshold 0.5 on the `val` split, averaged over the training "
+             "Accuracy (%) at threshold 0.5 on the evaluation split (`val` on GenImage and mini), "
+             "averaged over the training "
              "subsets (GenImage Table 4)." + _controls_note(subsets), "",
              pivot_table(mean, rows="detector", columns="test_subset", column_order=list(names),
                          column_names=names, not_averaged=control_subsets(subsets)), "",

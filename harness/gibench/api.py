@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gibench.data.eval_policy import crop_at
-from gibench.data.transforms import ImageOp, compose, to_uint8_tensor
+from gibench.data.transforms import ImageOp, TensorOp, compose, to_uint8_tensor
 from gibench.errors import GibenchError
 from gibench.hookspecs import hookimpl
 from gibench.outputs import CHECKPOINT_SAFE_GLOBALS, check_state, load_checkpoint, load_state_into
@@ -65,9 +65,9 @@ if TYPE_CHECKING:  # pragma: no cover - imported on first use (see __getattr__)
 __all__ = [
     "CHECKPOINT_SAFE_GLOBALS", "FAKE", "REAL", "BatchOp", "BatchedTransform", "Budget",
     "DatasetSpec", "DegradationSpec", "DetectorSpec", "GibenchError", "ImageOp", "Preprocess",
-    "Recipe", "ReporterSpec", "SubsetSpec", "SuiteSpec", "Transform", "batch_of", "check_state",
-    "compose", "crop_at", "hookimpl", "load_checkpoint", "load_state_into", "to_uint8_tensor",
-    "with_batch", "CLEAN", "Setting", "SuiteContext",
+    "Recipe", "ReporterSpec", "SubsetSpec", "SuiteSpec", "TensorOp", "Transform", "batch_of",
+    "check_state", "compose", "crop_at", "hookimpl", "load_checkpoint", "load_state_into",
+    "to_uint8_tensor", "with_batch", "CLEAN", "Setting", "SuiteContext",
 ]
 
 #: Names imported from :mod:`gibench.suite` when first asked for (it imports the engine).

@@ -26,19 +26,28 @@ def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
-def compose(*ops: ImageOp) -> Callable[[Image.Image, random.Random], torch.Tensor]:
+#: ``op(tensor, rng) -> tensor``: a step on the uint8 ``(3, H, W)`` tensor that ends a
+#: transform (random erasing, a random mask).
+TensorOp = Callable[[torch.Tensor, random.Random], torch.Tensor]
+
+
+def compose(*ops: ImageOp, then: TensorOp | None = None
+            ) -> Callable[[Image.Image, random.Random], torch.Tensor]:
     """Chain image ops into a transform: the image converted to RGB, each op applied in turn
-    with the same ``rng``, the result as a uint8 ``(3, H, W)`` tensor. When every op has a
-    batched form, the transform gets one too: the ops' batched forms in the same order."""
+    with the same ``rng``, the result as a uint8 ``(3, H, W)`` tensor, and ``then`` (a
+    :data:`TensorOp`, with the same ``rng``) applied to it when given. When every op has a
+    batched form and there is no ``then``, the transform gets one too: the ops' batched forms
+    in the same order."""
 
     def transform(img: Image.Image, rng: random.Random) -> torch.Tensor:
         img = img.convert("RGB")
         for op in ops:
             img = op(img, rng)
-        return to_uint8_tensor(img)
+        out = to_uint8_tensor(img)
+        return out if then is None else then(out, rng)
 
     batched = [batch_of(op) for op in ops]
-    if all(b is not None for b in batched):
+    if then is None and all(b is not None for b in batched):
         def batch(x: torch.Tensor) -> torch.Tensor:
             for b in batched:
                 x = b(x)

@@ -42,7 +42,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gibench.api import GibenchError, ImageOp, batch_of, to_uint8_tensor, with_batch
+from gibench.api import GibenchError, ImageOp, batch_of, compose, to_uint8_tensor, with_batch
 from gibench_baselines.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -187,16 +187,8 @@ def timm_train_transform(input_size: int, policy: str, erase_prob: float,
     ``input_size`` crop instead of RandomResizedCrop."""
     first = ((resize(load_size), random_crop(input_size)) if load_size
              else (random_resized_crop(input_size),))
-    ops = (*first, hflip(0.5), rand_augment(policy, input_size))
-    erase = random_erasing(erase_prob)
-
-    def transform(img: Image.Image, rng: random.Random) -> torch.Tensor:
-        img = img.convert("RGB")
-        for op in ops:
-            img = op(img, rng)
-        return erase(to_uint8_tensor(img), rng)
-
-    return transform
+    return compose(*first, hflip(0.5), rand_augment(policy, input_size),
+                   then=random_erasing(erase_prob))
 
 
 def timm_eval_transform(input_size: int, crop_pct: float):

@@ -57,7 +57,6 @@ from gibench.api import (
     Recipe,
     compose,
     hookimpl,
-    to_uint8_tensor,
 )
 from gibench_modern.ops import centre_crop, hflip, random_crop
 from gibench_modern.trunk import TruncatedResNet, load_from_scratch_model
@@ -169,16 +168,8 @@ def random_mask(x: torch.Tensor, rng: random.Random, ratio: tuple[float, float] 
 
 def make_train(input_size: int, load_size: int | None):
     """Random crop (padded if needed), flip, rotation, colour jitter, random 16-px mask."""
-    ops = (random_crop(input_size, pad_if_needed=True), hflip(0.5), rotate(180.0),
-           colour_jitter(JITTER))
-
-    def transform(img: Image.Image, rng: random.Random) -> torch.Tensor:
-        img = img.convert("RGB")
-        for op in ops:
-            img = op(img, rng)
-        return random_mask(to_uint8_tensor(img), rng)
-
-    return transform
+    return compose(random_crop(input_size, pad_if_needed=True), hflip(0.5), rotate(180.0),
+                   colour_jitter(JITTER), then=random_mask)
 
 
 def make_eval(input_size: int, load_size: int | None):
